@@ -12,14 +12,14 @@ from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 
-# A provider that receives tool-call arguments that are not a JSON object stores the raw text
-# under this key, so the loop can tell the model its call was malformed and go on.
+# A provider that receives tool-call arguments that are not a JSON object stores the raw
+# text under this key, so the loop can tell the model its call was malformed and go on.
 INVALID_ARGUMENTS_KEY = "__invalid_arguments__"
 
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """One tool call requested by the model: provider-given ``id``, tool ``name``, JSON arguments."""
+    """One tool call the model requested: provider-given ``id``, tool ``name``, JSON arguments."""
 
     id: str
     name: str

@@ -1,0 +1,252 @@
+"""The event kinds of the log (design §4) as frozen typed records, with strict validation.
+
+An event on disk is one msgpack map: ``seq``, ``ts``, ``kind`` and the kind's fields. Events hold
+only what is new at their step (storage grows linearly). ``from_record`` validates a decoded map
+against the kind's fields (rule 31): required fields present, types exact, ints within int64;
+unknown fields are ignored so older readers tolerate additive changes. No I/O here.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Union
+
+from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Fields every event has: ``seq`` (1, 2, 3, … without gaps) and ``ts`` (ISO-8601 UTC)."""
+
+    kind: ClassVar[str] = ""
+    seq: int
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreated(Event):
+    """A task exists: its goal, the agent as resolved, workspace, and parent if forked.
+
+    ``messages`` is the conversation the task starts from (empty unless forked).
+    """
+
+    kind: ClassVar[str] = "task_created"
+    task_id: str
+    goal: str
+    agent: dict[str, Any]
+    workspace: str | None = None
+    parent: dict[str, Any] | None = None
+    messages: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    """A process claimed the task; ``recovery`` lists what opening the log repaired or noticed."""
+
+    kind: ClassVar[str] = "run_started"
+    pid: int
+    host: str
+    version: str
+    attempt: int
+    recovery: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponded(Event):
+    """A model turn returned: the assistant message, usage, model name, latency and cost."""
+
+    kind: ClassVar[str] = "model_responded"
+    message: dict[str, Any]
+    usage: dict[str, Any]
+    model: str
+    latency_s: float = 0.0
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolIntended(Event):
+    """A tool call is about to run; durable before it starts (rule 25)."""
+
+    kind: ClassVar[str] = "tool_intended"
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    effect: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCompleted(Event):
+    """A tool call returned or raised. ``output_blob`` names a blob when the output was large."""
+
+    kind: ClassVar[str] = "tool_completed"
+    call_id: str
+    output: str
+    is_error: bool = False
+    duration_s: float = 0.0
+    files: list[Any] = field(default_factory=list)
+    output_blob: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResolved(Event):
+    """A person or a policy settled an approval or an in-doubt call.
+
+    ``decision``: approved, denied, retried, skipped, result (then ``output`` is the result),
+    or reconciled (a reconcile function found the call had happened).
+    """
+
+    kind: ClassVar[str] = "tool_resolved"
+    call_id: str
+    decision: str
+    by: str
+    output: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequested(Event):
+    """Someone asked the task to stop; the runner stops at its next safe point."""
+
+    kind: ClassVar[str] = "cancel_requested"
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextCompacted(Event):
+    """The context was shrunk to fit; ``replacements`` say what was replaced and by what."""
+
+    kind: ClassVar[str] = "context_compacted"
+    replacements: list[Any]
+    tokens_before: int = 0
+    tokens_after: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunStopped(Event):
+    """A run ended without finishing the task.
+
+    ``reason``: signal, budget, time_limit, needs_attention, error or deadline.
+    """
+
+    kind: ClassVar[str] = "run_stopped"
+    reason: str
+    detail: str = ""
+    exit_code: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFinished(Event):
+    """The task ended: ``outcome`` succeeded, failed or cancelled; the answer; the check result."""
+
+    kind: ClassVar[str] = "task_finished"
+    outcome: str
+    answer: str = ""
+    check: dict[str, Any] | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        TaskCreated,
+        RunStarted,
+        ModelResponded,
+        ToolIntended,
+        ToolCompleted,
+        ToolResolved,
+        CancelRequested,
+        ContextCompacted,
+        RunStopped,
+        TaskFinished,
+    )
+}
+OUTCOMES = ("succeeded", "failed", "cancelled")
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """The msgpack-ready map of an event: ``seq``, ``ts``, ``kind`` first, then its fields."""
+    record: dict[str, Any] = {"seq": event.seq, "ts": event.ts, "kind": event.kind}
+    for f in _FIELDS[type(event)]:
+        record[f.name] = getattr(event, f.name)
+    return record
+
+
+def from_record(record: Any) -> Event:
+    """Validate a decoded map and build its event; raises ``CorruptRecordError`` saying why."""
+    if not isinstance(record, dict):
+        raise CorruptRecordError(f"event is a {type(record).__name__}, not a map")
+    kind = record.get("kind")
+    if not isinstance(kind, str):
+        raise CorruptRecordError("event has no kind")
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        if record.get("v", 1) > 1:
+            raise UnsupportedVersionError(
+                f"event kind {kind!r} comes from a newer agentrun; upgrade agentrun to read it"
+            )
+        raise CorruptRecordError(f"unknown event kind {kind!r}")
+    seq, ts = record.get("seq"), record.get("ts")
+    if type(seq) is not int or not 1 <= seq <= INT64_MAX:
+        raise CorruptRecordError(f"{kind}: seq must be a positive int64, got {seq!r}")
+    if type(ts) is not str:
+        raise CorruptRecordError(f"{kind}: ts must be a string")
+    values: dict[str, Any] = {"seq": seq, "ts": ts}
+    for f in _FIELDS[cls]:
+        if f.name not in record:
+            if _has_default(f):
+                continue
+            raise CorruptRecordError(f"{kind}: missing field {f.name!r}")
+        value = record[f.name]
+        if not _CHECKS[cls][f.name](value):
+            raise CorruptRecordError(f"{kind}: field {f.name!r} has the wrong type")
+        values[f.name] = value
+    return cls(**values)
+
+
+def _has_default(f: Any) -> bool:
+    from dataclasses import MISSING
+
+    return f.default is not MISSING or f.default_factory is not MISSING
+
+
+def _checker(annotation: Any) -> typing.Callable[[Any], bool]:
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        options = [_checker(a) for a in typing.get_args(annotation)]
+        return lambda v: any(check(v) for check in options)
+    if annotation is type(None):
+        return lambda v: v is None
+    if annotation is int:
+        return lambda v: type(v) is int and INT64_MIN <= v <= INT64_MAX
+    if annotation is float:
+        return lambda v: (
+            (type(v) is float and v == v and abs(v) != float("inf"))
+            or (type(v) is int and INT64_MIN <= v <= INT64_MAX)
+        )
+    if annotation is bool:
+        return lambda v: type(v) is bool
+    if annotation is str:
+        return lambda v: type(v) is str
+    if origin is dict or annotation is dict:
+        return lambda v: type(v) is dict
+    if origin is list or annotation is list:
+        return lambda v: type(v) is list
+    raise TypeError(f"no checker for {annotation!r}")
+
+
+_EVENT_BASE_FIELDS = {"seq", "ts"}
+_FIELDS = {
+    cls: tuple(f for f in fields(cls) if f.name not in _EVENT_BASE_FIELDS)
+    for cls in EVENT_TYPES.values()
+}
+_CHECKS = {
+    cls: {
+        name: _checker(hint)
+        for name, hint in typing.get_type_hints(cls).items()
+        if name not in _EVENT_BASE_FIELDS and name != "kind"
+    }
+    for cls in EVENT_TYPES.values()
+}

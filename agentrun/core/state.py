@@ -1,0 +1,271 @@
+"""``State = fold(events)``: everything known about a task, derived from its log (design §2).
+
+The fold is pure: ``fold(events, base)`` never changes ``base``; it works on a private copy, so
+folding 10^5 events stays linear. Snapshots are ``State.to_dict()`` and a cache only: folding from
+a snapshot must give the same answer as folding from the start (tests/core/test_state.py).
+No I/O and no clock here.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from agentrun.core.events import (
+    CancelRequested,
+    ContextCompacted,
+    Event,
+    ModelResponded,
+    RunStarted,
+    RunStopped,
+    TaskCreated,
+    TaskFinished,
+    ToolCompleted,
+    ToolIntended,
+    ToolResolved,
+)
+
+# Task statuses as the log defines them. ``running`` means a run started and has not ended in
+# the log; whether a process still holds it is a question for the claim, not the fold.
+QUEUED, RUNNING, PAUSED, NEEDS_ATTENTION = "queued", "running", "paused", "needs_attention"
+SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
+FINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
+
+# Call statuses in ``State.calls``.
+CALL_REQUESTED = "requested"  # the model asked; nothing durable has happened yet
+CALL_APPROVED = "approved"  # a person said yes; intent not yet written
+CALL_INTENDED = "intended"  # tool_intended is durable; the outcome is unknown until completed
+CALL_DONE = "done"  # the result is recorded (completed, denied, skipped or result given)
+
+STATE_FORMAT = 1
+
+
+@dataclass(slots=True)
+class State:
+    """The folded state of one task. Treat it as a value; only ``fold`` builds it."""
+
+    task_id: str = ""
+    goal: str = ""
+    agent: dict[str, Any] = field(default_factory=dict)
+    workspace: str | None = None
+    parent: dict[str, Any] | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    last_seq: int = 0
+    status: str = QUEUED
+    stop_reason: str | None = None
+    stop_detail: str = ""
+    outcome: str | None = None
+    answer: str = ""
+    check: dict[str, Any] | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: int = 0
+    tool_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    attempts: int = 0
+    run: dict[str, Any] | None = None
+    active_seconds: float = 0.0
+    cancel_requested: bool = False
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    replayed_results: int = 0
+    needed_person: bool = False
+    compactions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain map for snapshots and ``--json``; ``from_dict`` inverts it."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> State:
+        """Rebuild a state from ``to_dict`` output (deep-copied, so the input stays untouched)."""
+        known = {f for f in cls.__slots__}  # type: ignore[attr-defined]
+        return cls(**{k: copy.deepcopy(v) for k, v in data.items() if k in known})
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the task has ended for good (succeeded, failed or cancelled)."""
+        return self.status in FINAL_STATUSES
+
+    def pending_calls(self) -> list[dict[str, Any]]:
+        """Calls of the latest model turn whose result is not recorded, in the model's order."""
+        return [c for c in self.calls.values() if c["status"] != CALL_DONE]
+
+    def in_doubt_calls(self) -> list[dict[str, Any]]:
+        """Calls whose intent is durable but whose outcome is unknown."""
+        return [c for c in self.calls.values() if c["status"] == CALL_INTENDED]
+
+
+def fold(events: Any, base: State | None = None) -> State:
+    """Apply ``events`` (an iterable, in seq order) to a copy of ``base`` (or an empty state)."""
+    state = State.from_dict(base.to_dict()) if base is not None else State()
+    for event in events:
+        apply(state, event)
+    return state
+
+
+def apply(state: State, event: Event) -> None:
+    """Apply one event to ``state`` in place; ``fold`` is the only public caller."""
+    previous_ts = state.updated_at
+    state.last_seq = event.seq
+    state.updated_at = event.ts
+    if state.status == RUNNING and previous_ts:
+        state.active_seconds += max(0.0, _seconds_between(previous_ts, event.ts))
+    handler = _HANDLERS.get(type(event))
+    if handler is not None:
+        handler(state, event)
+
+
+def _task_created(state: State, e: TaskCreated) -> None:
+    state.task_id, state.goal, state.agent = e.task_id, e.goal, e.agent
+    state.workspace, state.parent, state.created_at = e.workspace, e.parent, e.ts
+    state.messages = list(e.messages)
+
+
+def _run_started(state: State, e: RunStarted) -> None:
+    state.status = RUNNING
+    state.stop_reason, state.stop_detail = None, ""
+    state.attempts = max(state.attempts, e.attempt)
+    state.run = {"pid": e.pid, "host": e.host, "since": e.ts, "attempt": e.attempt}
+
+
+def _model_responded(state: State, e: ModelResponded) -> None:
+    state.steps += 1
+    state.input_tokens += int(e.usage.get("input_tokens", 0))
+    state.output_tokens += int(e.usage.get("output_tokens", 0))
+    state.cost_usd += e.cost_usd or 0.0
+    state.messages.append(e.message)
+    # A new turn replaces the finished calls of the previous one.
+    state.calls = {k: c for k, c in state.calls.items() if c["status"] != CALL_DONE}
+    for call in e.message.get("tool_calls") or ():
+        state.tool_calls += 1
+        state.calls[call["id"]] = {
+            "call_id": call["id"],
+            "tool": call["name"],
+            "arguments": call.get("arguments") or {},
+            "status": CALL_REQUESTED,
+            "turn_seq": e.seq,
+            "intent_seq": None,
+            "effect": None,
+            "idempotency_key": None,
+            "approved": False,
+        }
+
+
+def _tool_intended(state: State, e: ToolIntended) -> None:
+    call = _call(state, e.call_id, e.tool, e.arguments)
+    call["status"] = CALL_INTENDED
+    call["effect"], call["idempotency_key"] = e.effect, e.idempotency_key
+    if call["intent_seq"] is None:
+        call["intent_seq"] = e.seq
+
+
+def _tool_completed(state: State, e: ToolCompleted) -> None:
+    call = _call(state, e.call_id, "", {})
+    _record_result(state, call, e.output, e.is_error, e.seq)
+    for change in e.files:
+        state.files[change["path"]] = {
+            "before": change.get("before"),
+            "after": change.get("after"),
+            "seq": e.seq,
+        }
+
+
+def _tool_resolved(state: State, e: ToolResolved) -> None:
+    call = _call(state, e.call_id, "", {})
+    call.setdefault("resolutions", []).append({"decision": e.decision, "by": e.by, "seq": e.seq})
+    if e.by != "policy":
+        state.needed_person = True
+    if e.decision == "approved":
+        call["approved"] = True
+        call["status"] = CALL_APPROVED if call["status"] == CALL_REQUESTED else call["status"]
+    elif e.decision == "retried":
+        call["status"] = CALL_APPROVED  # run again with the same idempotency key
+    elif e.decision == "denied":
+        _record_result(state, call, "denied: a person refused this call", True, e.seq)
+    elif e.decision == "skipped":
+        _record_result(state, call, "skipped: the outcome of this call is unknown", True, e.seq)
+    elif e.decision in ("result", "reconciled"):
+        _record_result(state, call, e.output or "", False, e.seq)
+    if state.status == NEEDS_ATTENTION and not any(
+        c["status"] == CALL_INTENDED for c in state.calls.values()
+    ):
+        state.status = PAUSED
+
+
+def _cancel_requested(state: State, e: CancelRequested) -> None:
+    state.cancel_requested = True
+
+
+def _context_compacted(state: State, e: ContextCompacted) -> None:
+    state.compactions.append(
+        {"seq": e.seq, "tokens_before": e.tokens_before, "tokens_after": e.tokens_after}
+    )
+    for item in e.replacements:
+        index = item.get("index")
+        if isinstance(index, int) and 0 <= index < len(state.messages):
+            state.messages[index] = item["message"]
+
+
+def _run_stopped(state: State, e: RunStopped) -> None:
+    state.status = NEEDS_ATTENTION if e.reason == "needs_attention" else PAUSED
+    state.stop_reason, state.stop_detail = e.reason, e.detail
+    if e.reason == "needs_attention":
+        state.needed_person = True
+
+
+def _task_finished(state: State, e: TaskFinished) -> None:
+    state.status = e.outcome
+    state.outcome, state.answer, state.check = e.outcome, e.answer, e.check
+    state.stop_reason = None
+
+
+def _call(state: State, call_id: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    call = state.calls.get(call_id)
+    if call is None:
+        call = state.calls[call_id] = {
+            "call_id": call_id,
+            "tool": tool,
+            "arguments": arguments,
+            "status": CALL_REQUESTED,
+            "turn_seq": None,
+            "intent_seq": None,
+            "effect": None,
+            "idempotency_key": None,
+            "approved": False,
+        }
+    return call
+
+
+def _record_result(
+    state: State, call: dict[str, Any], output: str, is_error: bool, seq: int
+) -> None:
+    call["status"], call["result_seq"], call["is_error"] = CALL_DONE, seq, is_error
+    state.messages.append(
+        {"role": "tool", "content": output, "tool_call_id": call["call_id"], "name": call["tool"]}
+    )
+
+
+def _seconds_between(start: str, end: str) -> float:
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except ValueError:
+        return 0.0
+
+
+_HANDLERS: dict[type[Event], Any] = {
+    TaskCreated: _task_created,
+    RunStarted: _run_started,
+    ModelResponded: _model_responded,
+    ToolIntended: _tool_intended,
+    ToolCompleted: _tool_completed,
+    ToolResolved: _tool_resolved,
+    CancelRequested: _cancel_requested,
+    ContextCompacted: _context_compacted,
+    RunStopped: _run_stopped,
+    TaskFinished: _task_finished,
+}

@@ -1,0 +1,130 @@
+"""The one seam every store file operation goes through (test plan F1).
+
+Production uses ``OsFileOps``: raw descriptors, one ``os.write`` per call, ``fdatasync`` and
+directory fsyncs. Tests substitute a power-loss simulator or a fault injector with the same
+methods. Errors are ``OSError`` here; the store translates them where it calls.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Protocol
+
+# Rule 1: never follow a symlink planted where we create or open a file.
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+class FileOps(Protocol):
+    """The file operations of the store; see ``OsFileOps`` for their meaning."""
+
+    def open(self, path: str, flags: int, mode: int = FILE_MODE) -> int: ...
+    def write(self, fd: int, data: bytes) -> int: ...
+    def fdatasync(self, fd: int) -> None: ...
+    def fsync(self, fd: int) -> None: ...
+    def fsync_dir(self, path: str) -> None: ...
+    def close(self, fd: int) -> None: ...
+    def fstat_size(self, fd: int) -> int: ...
+    def truncate(self, fd: int, size: int) -> None: ...
+    def replace(self, src: str, dst: str) -> None: ...
+    def mkdir(self, path: str, mode: int = DIR_MODE) -> None: ...
+    def unlink(self, path: str) -> None: ...
+    def rmdir(self, path: str) -> None: ...
+    def listdir(self, path: str) -> list[str]: ...
+    def read_file(self, path: str) -> bytes: ...
+    def read_range(self, path: str, offset: int, size: int) -> bytes: ...
+    def size(self, path: str) -> int: ...
+
+
+class OsFileOps:
+    """``FileOps`` on the real operating system."""
+
+    def open(self, path: str, flags: int, mode: int = FILE_MODE) -> int:
+        return os.open(path, flags, mode)
+
+    def write(self, fd: int, data: bytes) -> int:
+        return os.write(fd, data)
+
+    def fdatasync(self, fd: int) -> None:
+        # Rule 7: macOS fsync does not reach the platter; F_FULLFSYNC does.
+        if sys.platform == "darwin":  # pragma: no cover - not exercised on Linux CI
+            import fcntl
+
+            try:
+                fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+                return
+            except OSError:
+                pass
+            os.fsync(fd)
+            return
+        os.fdatasync(fd)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def fsync_dir(self, path: str) -> None:
+        # Rule 2: a directory entry is durable only after the directory itself is fsynced.
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def fstat_size(self, fd: int) -> int:
+        return os.fstat(fd).st_size
+
+    def truncate(self, fd: int, size: int) -> None:
+        os.ftruncate(fd, size)
+
+    def replace(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+    def mkdir(self, path: str, mode: int = DIR_MODE) -> None:
+        os.mkdir(path, mode)
+        # umask may have removed bits we asked for; 0700 is what rule 1 promises.
+        os.chmod(path, mode, follow_symlinks=False)
+
+    def unlink(self, path: str) -> None:
+        os.unlink(path)
+
+    def rmdir(self, path: str) -> None:
+        os.rmdir(path)
+
+    def listdir(self, path: str) -> list[str]:
+        return os.listdir(path)
+
+    def read_file(self, path: str) -> bytes:
+        fd = os.open(path, READ_FLAGS)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def read_range(self, path: str, offset: int, size: int) -> bytes:
+        fd = os.open(path, READ_FLAGS)
+        try:
+            return os.pread(fd, size, offset)
+        finally:
+            os.close(fd)
+
+    def size(self, path: str) -> int:
+        return os.stat(path, follow_symlinks=False).st_size
+
+
+def write_all(ops: FileOps, fd: int, data: bytes) -> None:
+    """Write ``data`` with one call; a short write is an error (rules 6 and 9)."""
+    written = ops.write(fd, data)
+    if written != len(data):
+        import errno
+
+        raise OSError(errno.EIO, f"short write: {written} of {len(data)} bytes")

@@ -1,0 +1,388 @@
+"""``LocalTaskStore``: tasks as directories under ``<home>/tasks`` (design §3).
+
+Creation is atomic and durable before the id is reported (rule 3); writing happens only through
+a ``LocalTaskWriter`` that holds the claim (rules 20-21); readers never write (rule 17).
+Foreign errors (``OSError``) are translated here into ``StorageError`` carrying the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agentrun.core.codec import encode_event
+from agentrun.core.errors import (
+    ClaimedError,
+    CorruptLogError,
+    CorruptRecordError,
+    StorageError,
+    TaskNotFoundError,
+    UsageError,
+)
+from agentrun.core.events import Event, TaskCreated
+from agentrun.core.ids import generate_task_id, match_task_id, random_suffix, validate_task_id
+from agentrun.core.state import State, apply, fold
+from agentrun.store.atomic import is_leftover, write_atomic
+from agentrun.store.claim import Claim, is_claimed
+from agentrun.store.crashpoints import crash_point
+from agentrun.store.fileops import CREATE_FLAGS, FileOps, OsFileOps, write_all
+from agentrun.store.framing import encode_header, encode_record
+from agentrun.store.home import check_filesystem, ensure_home
+from agentrun.store.log_reader import Position, iter_records
+from agentrun.store.log_writer import DEFAULT_SEGMENT_BYTES, LogWriter
+from agentrun.store.recovery import open_tail, remove_leftovers
+from agentrun.store.segments import list_segments, segment_name
+from agentrun.store.snapshots import list_snapshots, read_snapshot, write_snapshot
+from agentrun.store.summary import read_summary, summarize, write_summary
+from agentrun.store.task_store import LoadedTask
+
+DEFAULT_SNAPSHOT_EVERY = 1000
+
+
+class LocalTaskStore:
+    """Tasks on the local file system under ``home``."""
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        ops: FileOps | None = None,
+        allow_network_fs: bool = False,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+    ) -> None:
+        self.home = Path(home)
+        self.tasks_dir = self.home / "tasks"
+        self.ops: FileOps = ops or OsFileOps()
+        self.allow_network_fs = allow_network_fs
+        self.segment_bytes = segment_bytes
+        self.snapshot_every = snapshot_every
+        self.warnings: list[str] = []
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def task_dir(self, task_id: str) -> str:
+        """The directory of a task; the id is validated first (design §3)."""
+        return str(self.tasks_dir / validate_task_id(task_id))
+
+    def _log_dir(self, task_id: str) -> str:
+        return os.path.join(self.task_dir(task_id), "log")
+
+    def _snap_dir(self, task_id: str) -> str:
+        return os.path.join(self.task_dir(task_id), "snapshots")
+
+    # -- creating ----------------------------------------------------------------------------
+
+    def prepare_home(self) -> None:
+        """Create the home if needed and check it (rules 1, 22); writers call this first."""
+        self.warnings += check_filesystem(self.home, allow_network_fs=self.allow_network_fs)
+        self.warnings += ensure_home(self.home)
+
+    def create(
+        self,
+        make_created: Callable[[str], TaskCreated],
+        *,
+        now: datetime,
+        task_id: str | None = None,
+    ) -> str:
+        """Create a task whose first event is ``make_created(id)``; durable before returning.
+
+        Rule 3: build ``tasks/.new-*``, fsync everything, rename into place, fsync ``tasks/``.
+        Raises ``UsageError`` if a requested id exists and ``StorageError`` on I/O failure.
+        """
+        self.prepare_home()
+        for _attempt in range(20):
+            chosen = task_id or generate_task_id(now, random_suffix(secrets.token_bytes(4)))
+            validate_task_id(chosen)
+            if not os.path.lexists(self.tasks_dir / chosen):
+                try:
+                    self._create_at(chosen, make_created(chosen))
+                    return chosen
+                except FileExistsError:
+                    pass
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise self._storage_error("create the task", exc) from None
+            if task_id:
+                raise UsageError(f"task {task_id} already exists; choose another --id")
+        raise StorageError("could not find a free task id after 20 tries")
+
+    def _create_at(self, task_id: str, created: TaskCreated) -> None:
+        ops, tasks = self.ops, str(self.tasks_dir)
+        tmp = os.path.join(tasks, f".new-{task_id}-{secrets.token_hex(4)}")
+        ops.mkdir(tmp)
+        for sub in ("log", "snapshots"):
+            ops.mkdir(os.path.join(tmp, sub))
+        lock_fd = ops.open(os.path.join(tmp, "lock"), CREATE_FLAGS)
+        ops.close(lock_fd)
+        seg = os.path.join(tmp, "log", segment_name(1))
+        fd = ops.open(seg, CREATE_FLAGS)
+        try:
+            write_all(ops, fd, encode_header(task_id, 1) + encode_record(encode_event(created)))
+            ops.fsync(fd)
+        finally:
+            ops.close(fd)
+        ops.fsync_dir(os.path.join(tmp, "log"))
+        ops.fsync_dir(os.path.join(tmp, "snapshots"))
+        ops.fsync_dir(tmp)
+        crash_point("create_before_replace")
+        # os.replace of a directory onto an existing non-empty one fails: ids stay unique.
+        ops.replace(tmp, os.path.join(tasks, task_id))
+        crash_point("create_after_replace_before_dirsync")
+        ops.fsync_dir(tasks)
+
+    # -- finding -----------------------------------------------------------------------------
+
+    def task_ids(self) -> list[str]:
+        """Every task id, sorted; names starting with a dot are in-progress debris (rule 3)."""
+        try:
+            names = self.ops.listdir(str(self.tasks_dir))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise self._storage_error("list tasks", exc) from None
+        return sorted(n for n in names if not n.startswith("."))
+
+    def resolve(self, query: str) -> str:
+        """The id matching ``query`` exactly or as an unambiguous prefix."""
+        return match_task_id(query, self.task_ids())
+
+    def is_claimed(self, task_id: str) -> bool:
+        """Whether a process holds the task's claim (a probe; rule 24)."""
+        return is_claimed(os.path.join(self.task_dir(task_id), "lock"))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def events(self, task_id: str, from_seq: int = 1) -> Iterator[Event]:
+        """The task's events from ``from_seq`` on, streamed segment by segment."""
+        log_dir = self._existing_log_dir(task_id)
+        try:
+            for _name, record in iter_records(self.ops, log_dir):
+                if record.event.seq >= from_seq:
+                    yield record.event
+        except CorruptRecordError as exc:
+            raise CorruptLogError(f"corrupt log of task {task_id}: {exc}") from None
+        except OSError as exc:
+            raise self._storage_error("read the log", exc) from None
+
+    def load(self, task_id: str) -> LoadedTask:
+        """The current state: the newest valid snapshot plus the events after it (rule 18)."""
+        log_dir = self._existing_log_dir(task_id)
+        try:
+            return self._load(task_id, log_dir)
+        except OSError as exc:
+            raise self._storage_error("read the task", exc) from None
+
+    def _load(self, task_id: str, log_dir: str) -> LoadedTask:
+        ignored: list[str] = []
+        for path in list_snapshots(self.ops, self._snap_dir(task_id)):
+            try:
+                snap = read_snapshot(self.ops, path, log_dir, task_id)
+            except (CorruptRecordError, OSError) as exc:
+                ignored.append(f"{os.path.basename(path)}: {getattr(exc, 'reason', exc)}")
+                continue
+            state = snap.state
+            for _name, record in iter_records(self.ops, log_dir, start=snap.position):
+                apply(state, record.event)
+            return LoadedTask(state, snap.position.seq, ignored)
+        state = fold(record.event for _name, record in iter_records(self.ops, log_dir))
+        if not state.task_id:
+            raise CorruptLogError(
+                f"task {task_id} has no task_created event; run `agentrun verify`"
+            )
+        return LoadedTask(state, None, ignored)
+
+    def summary(self, task_id: str) -> dict[str, Any]:
+        """The task's summary; rebuilt in memory (never written by a reader) when stale."""
+        log_dir = self._existing_log_dir(task_id)
+        cached = read_summary(self.ops, os.path.join(self.task_dir(task_id), "summary"))
+        mark = self._log_mark(log_dir)
+        if cached is not None and cached.get("log_mark") == mark:
+            return cached
+        return summarize(self.load(task_id).state, mark)
+
+    def get_blob(self, task_id: str, digest: str) -> bytes:
+        """The bytes of a blob by sha256 hex digest."""
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise UsageError(f"invalid blob digest {digest!r}")
+        path = os.path.join(self.task_dir(task_id), "blobs", digest)
+        try:
+            return self.ops.read_file(path)
+        except FileNotFoundError:
+            raise CorruptLogError(f"blob {digest[:12]} of task {task_id} is missing") from None
+
+    def _log_mark(self, log_dir: str) -> list[Any]:
+        segments = list_segments(self.ops, log_dir)
+        if not segments:
+            return ["", 0]
+        path = segments[-1][1]
+        return [os.path.basename(path), self.ops.size(path)]
+
+    def _existing_log_dir(self, task_id: str) -> str:
+        log_dir = self._log_dir(task_id)
+        if not os.path.isdir(log_dir):
+            raise TaskNotFoundError(f"no task {task_id}; `agentrun ls` lists the tasks")
+        return log_dir
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def open_writer(
+        self, task_id: str, *, holder: Callable[[State], str] | None = None
+    ) -> LocalTaskWriter:
+        """Claim the task and open its log for appending, repairing a torn tail first.
+
+        Raises ``ClaimedError`` (exit 5) naming the holder when another process has the claim,
+        and ``CorruptLogError`` when the log is corrupt (the task refuses to run, rule 16).
+        """
+        self.prepare_home()
+        task_dir = self.task_dir(task_id)
+        log_dir = self._existing_log_dir(task_id)
+        claim = Claim(os.path.join(task_dir, "lock"))
+        if not claim.try_acquire():
+            raise ClaimedError(self._claimed_message(task_id, holder))
+        try:
+            crash_point("claim_acquired")
+            return LocalTaskWriter(self, task_id, claim, log_dir)
+        except BaseException:
+            claim.release()
+            raise
+
+    def _claimed_message(self, task_id: str, holder: Callable[[State], str] | None) -> str:
+        try:
+            state = self.load(task_id).state
+        except Exception:  # the message is best effort; the claim answer is what matters
+            state = None
+        if state is not None and state.run:
+            run = state.run
+            since = run.get("since", "")[11:16]
+            who = f"pid {run.get('pid')} on host {run.get('host')} since {since} UTC"
+            return f"task {task_id} is being run by {who}; wait for it or stop that process"
+        return f"task {task_id} is claimed by another process; wait for it or stop that process"
+
+    def _storage_error(self, action: str, exc: OSError) -> StorageError:
+        where = f" ({exc.filename})" if exc.filename else ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageError(f"disk full: could not {action}{where}; free space and try again")
+        return StorageError(f"could not {action}{where}: {exc.strerror or exc}")
+
+
+class LocalTaskWriter:
+    """A claimed task open for appending; keeps ``state`` folded up to the last event."""
+
+    def __init__(self, store: LocalTaskStore, task_id: str, claim: Claim, log_dir: str) -> None:
+        self._store, self._ops, self.task_id = store, store.ops, task_id
+        self._claim, self._log_dir = claim, log_dir
+        self._task_dir = store.task_dir(task_id)
+        try:
+            removed = remove_leftovers(self._ops, log_dir)  # rule 19
+            removed += remove_leftovers(self._ops, store._snap_dir(task_id))
+            removed += remove_leftovers(self._ops, self._task_dir)
+            tail = open_tail(self._ops, log_dir)
+        except CorruptRecordError as exc:
+            raise CorruptLogError(f"corrupt log of task {task_id}: {exc}") from None
+        except OSError as exc:
+            raise store._storage_error("open the log", exc) from None
+        self.recovery: list[dict[str, Any]] = list(tail.repairs)
+        if removed:
+            self.recovery.append({"removed_leftovers": sorted(removed)})
+        loaded = store._load(task_id, log_dir)
+        self.state: State = loaded.state
+        self.ignored_snapshots = loaded.ignored_snapshots
+        self._log = LogWriter(self._ops, log_dir, task_id, tail, segment_bytes=store.segment_bytes)
+        self._since_snapshot = self.state.last_seq - (loaded.snapshot_seq or 0)
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next event must carry."""
+        return self._log.next_seq
+
+    @property
+    def fsync_count(self) -> int:
+        """How many log fsyncs this writer has made (for benchmarks and group-commit tests)."""
+        return self._log.fsync_count
+
+    @property
+    def has_unsynced(self) -> bool:
+        """Whether appended events wait for an fsync."""
+        return self._log.has_unsynced
+
+    def append(self, events: Sequence[Event], *, sync: bool) -> None:
+        """Append events with one write (and one fsync if ``sync``); fold them into ``state``."""
+        self._log.append(events, sync=sync)
+        for event in events:
+            apply(self.state, event)
+        self._since_snapshot += len(events)
+        if self._since_snapshot >= self._store.snapshot_every:
+            self.snapshot()
+
+    def sync(self) -> None:
+        """Make every appended event durable."""
+        self._log.sync()
+
+    def snapshot(self) -> None:
+        """Write a snapshot of ``state`` as of the last durable event (rules 4, 18)."""
+        position = self._log.last_position
+        if position is None:
+            return
+        self._log.sync()  # a snapshot must never be ahead of the durable log
+        try:
+            write_snapshot(self._ops, self._store._snap_dir(self.task_id), self.state, position)
+        except OSError as exc:
+            raise self._store._storage_error("write a snapshot", exc) from None
+        self._since_snapshot = 0
+
+    def write_summary(self) -> None:
+        """Refresh the ``summary`` cache for ``ls``."""
+        self._log.sync()
+        mark = self._store._log_mark(self._log_dir)
+        try:
+            write_summary(
+                self._ops, os.path.join(self._task_dir, "summary"), summarize(self.state, mark)
+            )
+        except OSError as exc:
+            raise self._store._storage_error("write the summary", exc) from None
+
+    def put_blob(self, data: bytes) -> str:
+        """Store ``data`` content-addressed under ``blobs/`` durably; return its sha256 hex."""
+        digest = hashlib.sha256(data).hexdigest()
+        blob_dir = os.path.join(self._task_dir, "blobs")
+        path = os.path.join(blob_dir, digest)
+        try:
+            if not os.path.isdir(blob_dir):
+                self._ops.mkdir(blob_dir)
+                self._ops.fsync_dir(self._task_dir)
+            if not os.path.exists(path):
+                write_atomic(self._ops, path, data)
+        except OSError as exc:
+            raise self._store._storage_error("write a blob", exc) from None
+        return digest
+
+    def close(self, *, snapshot: bool = True) -> None:
+        """Sync, snapshot and summarize (a clean stop), then release the claim last (rule 20)."""
+        try:
+            if snapshot and self._since_snapshot:
+                self.snapshot()
+            self.write_summary()
+        finally:
+            try:
+                self._log.close()
+            finally:
+                self._claim.release()
+
+    def abandon(self) -> None:
+        """Release descriptors and the claim without writing anything (after an I/O failure)."""
+        try:
+            self._log.close()
+        except Exception:
+            pass
+        finally:
+            self._claim.release()
+
+
+__all__ = ["LocalTaskStore", "LocalTaskWriter", "Position", "is_leftover"]

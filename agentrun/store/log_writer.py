@@ -1,0 +1,208 @@
+"""Appending events to a task's log under the claim (rules 6-12).
+
+Each ``append`` builds the frames of its events as one ``bytes`` and writes them with one
+``os.write`` on a raw O_APPEND descriptor: events that must become durable together share one
+write and one fsync (group commit, design §4). Before every write the writer checks that the file
+still ends where it expects and that seqs are contiguous (rule 10). A failed or short write, or a
+failed fsync, breaks the writer for good: no retry, no further append (rules 8-9).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Sequence
+
+from agentrun.core.codec import encode_event
+from agentrun.core.errors import FencingError, StorageError
+from agentrun.core.events import Event
+from agentrun.store.crashpoints import crash_point
+from agentrun.store.fileops import APPEND_FLAGS, CREATE_FLAGS, FileOps, write_all
+from agentrun.store.framing import MAX_RECORD, encode_header, encode_record
+from agentrun.store.log_reader import Position
+from agentrun.store.recovery import OpenedTail
+from agentrun.store.segments import segment_name
+
+DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024
+
+
+class LogWriter:
+    """The single writer of one task's log; build it with ``LogWriter.open_at``."""
+
+    def __init__(
+        self,
+        ops: FileOps,
+        log_dir: str,
+        task_id: str,
+        tail: OpenedTail,
+        *,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+    ) -> None:
+        self._ops = ops
+        self._log_dir = log_dir
+        self._task_id = task_id
+        self._segment_bytes = segment_bytes
+        self._path = tail.segment_path
+        self._first_seq = tail.first_seq
+        self._end = tail.end
+        self.last_seq = tail.last_seq
+        last = tail.last_record
+        self.last_position: Position | None = (
+            Position(os.path.basename(self._path), last.offset, last.end, last.event.seq, last.crc)
+            if last
+            else None
+        )
+        self._unsynced = False
+        self._broken: str | None = None
+        self.fsync_count = 0
+        self._fd = self._open_fd(self._path)
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next appended event must carry."""
+        return self.last_seq + 1
+
+    @property
+    def has_unsynced(self) -> bool:
+        """Whether appended events are waiting for an fsync."""
+        return self._unsynced
+
+    def append(self, events: Sequence[Event], *, sync: bool) -> Position:
+        """Append ``events`` with one write; with ``sync`` make them durable before returning.
+
+        Raises ``FencingError`` if the segment changed under us and ``StorageError`` on any I/O
+        failure; after either the writer refuses further appends.
+        """
+        self._check_usable()
+        frames = []
+        seq = self.last_seq
+        for event in events:
+            seq += 1
+            if event.seq != seq:
+                raise FencingError(f"event seq {event.seq} does not follow {seq - 1} (rule 10)")
+            payload = encode_event(event)
+            if len(payload) > MAX_RECORD:
+                raise StorageError(
+                    f"event {event.kind} is {len(payload)} bytes, over the {MAX_RECORD}-byte "
+                    "record limit; large payloads belong in blobs"
+                )
+            frames.append(encode_record(payload))
+        data = b"".join(frames)
+        if self._end + len(data) > self._segment_bytes and self.last_seq >= self._first_seq:
+            self._roll(self.last_seq + 1)
+        self._fence()
+        crash_point("before_write")
+        try:
+            write_all(self._ops, self._fd, data)
+        except OSError as exc:
+            self._after_failed_write(exc)
+        crash_point("after_write_before_sync")
+        self._end += len(data)
+        last_frame = frames[-1]
+        record_offset = self._end - len(last_frame)
+        crc = int.from_bytes(last_frame[4:8], "little")
+        self.last_seq = seq
+        self.last_position = Position(
+            os.path.basename(self._path), record_offset, self._end, seq, crc
+        )
+        self._unsynced = True
+        if sync:
+            self.sync()
+        return self.last_position
+
+    def sync(self) -> None:
+        """fdatasync what was appended; a failure ends the writer, never retried (rule 8)."""
+        self._check_usable()
+        if not self._unsynced:
+            return
+        try:
+            self._ops.fdatasync(self._fd)
+        except OSError as exc:
+            self._broken = f"fsync failed: {exc}"
+            raise StorageError(
+                f"could not make the log durable ({exc.strerror or exc}); the run stopped. "
+                "Fix the disk, then `agentrun resume` re-reads the log from disk"
+            ) from None
+        self.fsync_count += 1
+        self._unsynced = False
+        crash_point("after_sync")
+
+    def close(self) -> None:
+        """Sync anything pending and close the descriptor."""
+        try:
+            if self._broken is None and self._unsynced:
+                self.sync()
+        finally:
+            if self._fd >= 0:
+                self._ops.close(self._fd)
+                self._fd = -1
+
+    def _check_usable(self) -> None:
+        if self._broken is not None:
+            raise StorageError(f"the log writer stopped after an earlier failure: {self._broken}")
+        if self._fd < 0:
+            raise StorageError("the log writer is closed")
+
+    def _fence(self) -> None:
+        # Rule 10: if the file does not end where we left it, someone else wrote or truncated it.
+        try:
+            size = self._ops.fstat_size(self._fd)
+        except OSError as exc:
+            self._broken = str(exc)
+            raise StorageError(f"cannot stat {self._path}: {exc}") from None
+        if size != self._end:
+            self._broken = "segment changed under the writer"
+            raise FencingError(
+                f"{os.path.basename(self._path)} is {size} bytes, expected {self._end}: another "
+                "process wrote to this task's log; stopped without writing (rule 10)"
+            )
+
+    def _after_failed_write(self, exc: OSError) -> None:
+        # Rule 9: never append after a failed or short write; cut back to the last good end.
+        self._broken = f"write failed: {exc}"
+        try:
+            self._ops.truncate(self._fd, self._end)
+            self._ops.fdatasync(self._fd)
+        except OSError:
+            pass  # the next open classifies the tail as torn and repairs it
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(
+                f"disk full while writing {self._path}; free space, then `agentrun resume` "
+                "continues from the last durable event"
+            ) from None
+        raise StorageError(
+            f"could not write {self._path} ({exc.strerror or exc}); the run stopped, "
+            "`agentrun resume` continues from the last durable event"
+        ) from None
+
+    def _roll(self, first_seq: int) -> None:
+        """Seal the current segment and start a new one (rule 12)."""
+        self.sync()
+        new_path = os.path.join(self._log_dir, segment_name(first_seq))
+        tmp = new_path + ".tmp"
+        try:
+            fd = self._ops.open(tmp, CREATE_FLAGS)
+            crash_point("roll_tmp_created")
+            try:
+                header = encode_header(self._task_id, first_seq)
+                write_all(self._ops, fd, header)
+                self._ops.fsync(fd)
+            finally:
+                self._ops.close(fd)
+            crash_point("roll_before_replace")
+            self._ops.replace(tmp, new_path)
+            crash_point("roll_after_replace")
+            self._ops.fsync_dir(self._log_dir)
+            old_fd = self._fd
+            self._fd = self._open_fd(new_path)
+            self._ops.close(old_fd)
+        except OSError as exc:
+            self._broken = f"segment roll failed: {exc}"
+            raise StorageError(f"could not start a new log segment: {exc}") from None
+        self._path, self._first_seq, self._end = new_path, first_seq, len(header)
+
+    def _open_fd(self, path: str) -> int:
+        try:
+            return self._ops.open(path, APPEND_FLAGS)
+        except OSError as exc:
+            raise StorageError(f"cannot open {path} for appending: {exc}") from None
