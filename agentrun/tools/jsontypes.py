@@ -136,7 +136,9 @@ class Array:
         return schema
 
     def describe(self) -> str:
-        return "an array" if isinstance(self.item, AnyJson) else f"an array of {self.item.describe()}"
+        return (
+            "an array" if isinstance(self.item, AnyJson) else f"an array of {self.item.describe()}"
+        )
 
     def accepts_null(self) -> bool:
         return False
@@ -166,7 +168,9 @@ class FixedTuple:
         }
 
     def describe(self) -> str:
-        return f"an array of {len(self.items)} items ({', '.join(i.describe() for i in self.items)})"
+        return (
+            f"an array of {len(self.items)} items ({', '.join(i.describe() for i in self.items)})"
+        )
 
     def accepts_null(self) -> bool:
         return False
