@@ -1,4 +1,4 @@
-"""Shared fixtures: every test gets its own home; the CLI is called in-process or as a real process."""
+"""Shared fixtures: each test gets its own home; the CLI runs in-process or as a real process."""
 
 from __future__ import annotations
 
