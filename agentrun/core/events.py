@@ -45,7 +45,10 @@ class TaskCreated(Event):
 
 @dataclass(frozen=True, slots=True)
 class RunStarted(Event):
-    """A process claimed the task; ``recovery`` lists what opening the log repaired or noticed."""
+    """A process claimed the task; ``recovery`` lists what opening the log repaired or noticed.
+
+    ``budget`` holds limits raised or set for this and later runs (``resume --max-steps …``).
+    """
 
     kind: ClassVar[str] = "run_started"
     pid: int
@@ -53,6 +56,7 @@ class RunStarted(Event):
     version: str
     attempt: int
     recovery: list[Any] = field(default_factory=list)
+    budget: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

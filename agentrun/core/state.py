@@ -68,6 +68,7 @@ class State:
     output_tokens: int = 0
     cost_usd: float = 0.0
     attempts: int = 0
+    crashes: int = 0
     run: dict[str, Any] | None = None
     active_seconds: float = 0.0
     cancel_requested: bool = False
@@ -127,6 +128,10 @@ def _task_created(state: State, e: TaskCreated) -> None:
 
 
 def _run_started(state: State, e: RunStarted) -> None:
+    if state.status == RUNNING:
+        state.crashes += 1  # the previous run ended without a word: it crashed or was killed
+    if e.budget:
+        state.agent = {**state.agent, "budget": {**state.agent.get("budget", {}), **e.budget}}
     state.status = RUNNING
     state.stop_reason, state.stop_detail = None, ""
     state.attempts = max(state.attempts, e.attempt)
@@ -178,7 +183,7 @@ def _tool_completed(state: State, e: ToolCompleted) -> None:
 def _tool_resolved(state: State, e: ToolResolved) -> None:
     call = _call(state, e.call_id, "", {})
     call.setdefault("resolutions", []).append({"decision": e.decision, "by": e.by, "seq": e.seq})
-    if e.by != "policy":
+    if e.by == "user":
         state.needed_person = True
     if e.decision == "approved":
         call["approved"] = True

@@ -1,0 +1,526 @@
+"""The agent loop as a durable run of one task (design §5, §9; rules 25-30).
+
+Model turn → ``model_responded`` (durable, sharing one write with the first intent) → for each
+tool call: ``tool_intended`` (durable before a side effect starts) → run → ``tool_completed``.
+Resume is the same loop started on a folded state: completed work is replayed from the log,
+never re-run; an unrecorded model turn is requested again; an intent without completion is
+settled by effect class, ``reconcile``, the user's flags or ``[policy] on_unknown``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentrun import __version__
+from agentrun.core.conversation import Message, ModelRequest
+from agentrun.core.errors import (
+    EXIT_FAILED,
+    EXIT_NEEDS_ATTENTION,
+    EXIT_OK,
+    EXIT_PAUSED,
+    AgentrunError,
+    StorageError,
+    ToolArgumentError,
+)
+from agentrun.core.events import (
+    Event,
+    ModelResponded,
+    RunStarted,
+    RunStopped,
+    TaskFinished,
+    ToolCompleted,
+    ToolIntended,
+    ToolResolved,
+)
+from agentrun.core.state import (
+    CALL_APPROVED,
+    CALL_INTENDED,
+    CALL_REQUESTED,
+    RUNNING,
+    SUCCEEDED,
+    State,
+)
+from agentrun.runtime.budgets import check_budgets, turn_cost
+from agentrun.runtime.check import run_check
+from agentrun.runtime.reporter import Reporter
+from agentrun.runtime.signals import StopFlag
+from agentrun.runtime.spec import DEFAULT_MAX_ATTEMPTS, AgentSpec
+from agentrun.store.crashpoints import crash_point
+from agentrun.store.local import LocalTaskStore
+
+OUTPUT_INLINE_LIMIT = 256 * 1024
+FINISH_TOOL = "finish"
+DEDUP_WINDOW_S = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How this run should behave beyond what the agent spec says."""
+
+    unknown: str | None = None  # "retry" or "skip" from the user's flags; None: the policy decides
+    budget: dict[str, Any] = field(default_factory=dict)  # limits raised for this and later runs
+    deadline: float | None = None  # time.monotonic() by which the run stops at a safe point
+    model_options: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """How a run ended: the exit code of design §8, the task's status, and a line for people."""
+
+    task_id: str
+    exit_code: int
+    status: str
+    message: str
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO-8601, the log's timestamp format (rule 32)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Runner:
+    """Runs one task until it finishes, pauses, needs a person, or is stopped."""
+
+    def __init__(
+        self,
+        store: LocalTaskStore,
+        task_id: str,
+        reporter: Reporter,
+        options: RunOptions | None = None,
+        stop: StopFlag | None = None,
+    ) -> None:
+        self.store, self.task_id, self.reporter = store, task_id, reporter
+        self.options = options or RunOptions()
+        self.stop = stop or StopFlag()
+        self._intended_here: set[str] = set()
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Claim and run the task; raises ``ClaimedError``, ``CorruptLogError``, ``StorageError``.
+
+        A model or tool-loading error is recorded as ``run_stopped`` (resumable), then raised.
+        """
+        writer = self.store.open_writer(self.task_id)
+        self.writer = writer
+        try:
+            result = self._run()
+        except StorageError:
+            writer.abandon()  # rule 8: nothing more is written after an I/O failure
+            raise
+        except AgentrunError as exc:
+            self._emit(
+                RunStopped, sync=True, reason="error", detail=str(exc), exit_code=exc.exit_code
+            )
+            writer.close()
+            raise
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.close()
+        return result
+
+    @property
+    def state(self) -> State:
+        return self.writer.state
+
+    def _run(self) -> RunResult:
+        state = self.state
+        if state.is_finished:
+            return self._result(f"task already {state.status}")
+        spec = AgentSpec.from_dict(state.agent)
+        budget = {**spec.budget, **self.options.budget}
+        if state.status == RUNNING:
+            max_attempts = int(budget.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+            if state.crashes + 1 >= max_attempts:
+                return self._finish(
+                    "failed",
+                    f"{state.crashes + 1} runs crashed before finishing (last at step "
+                    f"{state.steps}, event {state.last_seq}); max_attempts is {max_attempts}",
+                    spec,
+                    check=False,
+                )
+        toolbox, model = self._load_agent(spec)
+        recovery = list(self.writer.recovery) + self._drift(spec)
+        for note in recovery:
+            self.reporter.warning(_describe_recovery(note))
+        self._emit(
+            RunStarted,
+            sync=True,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            version=__version__,
+            attempt=state.attempts + 1,
+            recovery=recovery,
+            budget=self.options.budget,
+        )
+        spec = AgentSpec.from_dict(self.state.agent)  # with raised budgets folded in
+        while True:
+            state = self.state
+            if state.cancel_requested:
+                return self._finish("cancelled", "cancelled on request", spec, check=False)
+            if self.stop.is_set:
+                return self._stop("signal", f"stopped by {self.stop.name}", self.stop.exit_code)
+            if self.options.deadline is not None and time.monotonic() >= self.options.deadline:
+                return self._stop("deadline", "the batch time budget ran out", EXIT_PAUSED)
+            pending = state.pending_calls()
+            if pending:
+                stopped = self._settle(pending[0], spec, toolbox)
+                if stopped is not None:
+                    return stopped
+                continue
+            final = _final_answer(state)
+            if final is not None:
+                return self._finish(final[0], final[1], spec, check=True)
+            reached = check_budgets(state, spec.budget)
+            if reached is not None:
+                return self._stop(reached.reason, reached.message, EXIT_PAUSED)
+            self._model_turn(spec, toolbox, model)
+
+    def _load_agent(self, spec: AgentSpec) -> tuple[Any, Any]:
+        from agentrun.models.registry import resolve_model
+        from agentrun.tools.loader import load_toolbox
+
+        toolbox = load_toolbox(spec.tools, base_dir=Path(spec.base_dir))
+        model = resolve_model(
+            spec.model, base_dir=Path(spec.base_dir), options=self.options.model_options
+        )
+        return toolbox, model
+
+    # -- a model turn ------------------------------------------------------------------------
+
+    def _model_turn(self, spec: AgentSpec, toolbox: Any, model: Any) -> None:
+        state = self.state
+        request = ModelRequest(
+            messages=tuple(build_messages(spec, state)), tools=toolbox.specs(), turn=state.steps
+        )
+        reply = model.complete(request, on_text=self.reporter.text)
+        message = _unique_call_ids(reply.message.to_dict())
+        usage = reply.usage.to_dict()
+        responded = ModelResponded(
+            seq=self.writer.next_seq,
+            ts=now_iso(),
+            message=message,
+            usage=usage,
+            model=reply.model,
+            latency_s=round(reply.latency_s, 6),
+            cost_usd=turn_cost(usage, spec.budget),
+        )
+        events: list[Event] = [responded]
+        calls = message.get("tool_calls") or []
+        first = calls[0] if calls else None
+        sync = True
+        if first is not None and self._runs_without_asking(first, spec, toolbox):
+            # Group commit (design §4): the turn and the first intent share one write and fsync.
+            intent = self._intent_event(first, toolbox, seq=responded.seq + 1)
+            events.append(intent)
+            if spec.fsync == "batch" and intent.effect != "side_effect":
+                sync = False
+        self._append(events, sync=sync)
+        if len(events) > 1:
+            self._intended_here.add(first["id"])
+
+    def _runs_without_asking(self, call: dict[str, Any], spec: AgentSpec, toolbox: Any) -> bool:
+        if self.stop.is_set or call["name"] in spec.approve or call["name"] not in toolbox:
+            return False
+        return not _has_invalid_arguments(call.get("arguments") or {})
+
+    # -- settling one call -------------------------------------------------------------------
+
+    def _settle(self, call: dict[str, Any], spec: AgentSpec, toolbox: Any) -> RunResult | None:
+        call_id, status = call["call_id"], call["status"]
+        tool = toolbox[call["tool"]] if call["tool"] in toolbox else None  # noqa: SIM401
+        if status == CALL_INTENDED and call_id not in self._intended_here:
+            return self._settle_in_doubt(call, spec, tool)
+        if status == CALL_INTENDED:
+            self._run_tool(call, tool)
+            return None
+        if self.stop.is_set:
+            return self._stop("signal", f"stopped by {self.stop.name}", self.stop.exit_code)
+        if tool is None or _has_invalid_arguments(call["arguments"]):
+            self._refuse(call, toolbox)
+            return None
+        if status == CALL_REQUESTED and tool.name in spec.approve and not call["approved"]:
+            decision = self.reporter.ask_approval(call)
+            if decision is None:
+                return self._stop(
+                    "needs_attention",
+                    f"call {call_id} ({tool.name}) needs approval: `agentrun resolve "
+                    f"{self.task_id} {call_id} --approve` or `--deny`, then `agentrun resume`",
+                    EXIT_NEEDS_ATTENTION,
+                )
+            # The decision is durable before the intent, so a resume never asks twice.
+            self._emit(
+                ToolResolved,
+                sync=True,
+                call_id=call_id,
+                decision="approved" if decision else "denied",
+                by="user",
+            )
+            return None
+        if status in (CALL_REQUESTED, CALL_APPROVED):
+            intent = self._intent_event(call, toolbox, seq=self.writer.next_seq)
+            sync = intent.effect == "side_effect"  # rule 25; a read can safely run again
+            self._append([intent], sync=sync)
+            self._intended_here.add(call_id)
+            self._run_tool(self.state.calls[call_id], tool)
+        return None
+
+    def _settle_in_doubt(
+        self, call: dict[str, Any], spec: AgentSpec, tool: Any
+    ) -> RunResult | None:
+        call_id = call["call_id"]
+        effect = call.get("effect") or "side_effect"
+        if effect in ("read", "idempotent") and tool is not None:
+            self._emit(ToolResolved, sync=False, call_id=call_id, decision="retried", by="runtime")
+            return None
+        if tool is not None and tool.reconcile is not None:
+            from agentrun.tools.invoke import reconcile
+
+            found = reconcile(tool, self._context(call))
+            if found is None:
+                self._emit(
+                    ToolResolved, sync=True, call_id=call_id, decision="retried", by="reconcile"
+                )
+            else:
+                self._emit(
+                    ToolResolved,
+                    sync=True,
+                    call_id=call_id,
+                    decision="reconciled",
+                    by="reconcile",
+                    output=found.output,
+                )
+            return None
+        choice, by = (
+            (self.options.unknown, "user") if self.options.unknown else (spec.on_unknown, "policy")
+        )
+        if choice == "retry":
+            self._warn_if_old(call)
+            self._emit(ToolResolved, sync=True, call_id=call_id, decision="retried", by=by)
+            return None
+        if choice == "skip":
+            self._emit(ToolResolved, sync=True, call_id=call_id, decision="skipped", by=by)
+            return None
+        return self._stop(
+            "needs_attention",
+            f"call {call_id} ({call['tool']}) started but its outcome is unknown; check whether "
+            f"it happened, then `agentrun resolve {self.task_id} {call_id} --retry`, `--skip` or "
+            f"`--result JSON`, or `agentrun resume {self.task_id} --retry-unknown`",
+            EXIT_NEEDS_ATTENTION,
+        )
+
+    def _refuse(self, call: dict[str, Any], toolbox: Any) -> None:
+        """Tell the model its call was unusable; nothing ran, so nothing needs syncing."""
+        arguments = call["arguments"]
+        if call["tool"] not in toolbox:
+            available = ", ".join(toolbox.names())
+            message = f"error: unknown tool {call['tool']!r}; available: {available}"
+        else:
+            raw = next(iter(arguments.values()), "")
+            message = f"error: the arguments were not a JSON object: {str(raw)[:200]}"
+        self._emit(
+            ToolCompleted, sync=False, call_id=call["call_id"], output=message, is_error=True
+        )
+
+    def _intent_event(self, call: dict[str, Any], toolbox: Any, *, seq: int) -> ToolIntended:
+        call_id = call.get("call_id") or call["id"]
+        tool = toolbox[call.get("tool") or call["name"]]
+        # Rule 26: the key is fixed by the first intent, so every retry presents the same one.
+        key = call.get("idempotency_key") or f"agentrun-{self.task_id}-{call_id}-{seq}"
+        return ToolIntended(
+            seq=seq,
+            ts=now_iso(),
+            call_id=call_id,
+            tool=tool.name,
+            arguments=call.get("arguments") or {},
+            effect=tool.effect,
+            idempotency_key=key,
+        )
+
+    def _context(self, call: dict[str, Any]) -> Any:
+        from agentrun.tools.context import ToolContext
+
+        spec = AgentSpec.from_dict(self.state.agent)
+        return ToolContext(
+            task_id=self.task_id,
+            call_id=call["call_id"],
+            workspace=Path(spec.workspace),
+            idempotency_key=call.get("idempotency_key") or "",
+            arguments=call["arguments"],
+            stop=self.stop.event,
+        )
+
+    def _run_tool(self, call: dict[str, Any], tool: Any) -> None:
+        from agentrun.tools.invoke import invoke
+
+        ctx = self._context(call)
+        crash_point("after_intent_sync_before_tool")
+        started = time.monotonic()
+        outcome = invoke(tool, call["arguments"], ctx)
+        duration = time.monotonic() - started
+        crash_point("during_tool")
+        files = [self._file_change(change) for change in ctx.file_changes]
+        output, blob = outcome.output, None
+        encoded = output.encode("utf-8", "surrogatepass")
+        if len(encoded) > OUTPUT_INLINE_LIMIT:
+            digest = self.writer.put_blob(encoded)
+            blob = {"sha256": digest, "size": len(encoded)}
+            half = OUTPUT_INLINE_LIMIT // 4
+            output = (
+                f"{output[:half]}\n[… {len(output) - 2 * half} characters omitted; the whole "
+                f"output is blob {digest[:12]} …]\n{output[-half:]}"
+            )
+        crash_point("after_tool_before_completed")
+        # A side effect's result is durable at once; a read's may ride on the next sync (§4).
+        self._emit(
+            ToolCompleted,
+            sync=call.get("effect") == "side_effect" or tool.effect == "side_effect",
+            call_id=call["call_id"],
+            output=output,
+            is_error=outcome.is_error,
+            duration_s=round(duration, 6),
+            files=files,
+            output_blob=blob,
+        )
+
+    def _file_change(self, change: Any) -> dict[str, Any]:
+        blob = self.writer.put_blob(change.content) if change.content is not None else None
+        return {
+            "path": change.path,
+            "before": change.before_sha256,
+            "after": change.after_sha256,
+            "blob": blob,
+        }
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def _finish(self, outcome: str, answer: str, spec: AgentSpec, *, check: bool) -> RunResult:
+        result = None
+        if check and outcome == SUCCEEDED and spec.check:
+            self.writer.sync()
+            result = run_check(spec.check, spec.workspace)
+            if not result["passed"]:
+                outcome = "failed"
+        self._emit(TaskFinished, sync=True, outcome=outcome, answer=answer, check=result)
+        return self._result(answer)
+
+    def _stop(self, reason: str, detail: str, exit_code: int) -> RunResult:
+        self._emit(RunStopped, sync=True, reason=reason, detail=detail, exit_code=exit_code)
+        return RunResult(self.task_id, exit_code, self.state.status, detail)
+
+    def _result(self, message: str) -> RunResult:
+        status = self.state.status
+        code = EXIT_OK if status == SUCCEEDED else EXIT_FAILED
+        return RunResult(self.task_id, code, status, message)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _emit(self, cls: type[Event], *, sync: bool, **fields: Any) -> None:
+        self._append([cls(seq=self.writer.next_seq, ts=now_iso(), **fields)], sync=sync)
+
+    def _append(self, events: list[Event], *, sync: bool) -> None:
+        self.writer.append(events, sync=sync)
+        for event in events:
+            self.reporter.event(event)
+
+    def _drift(self, spec: AgentSpec) -> list[dict[str, Any]]:
+        """Files the task wrote that changed outside it since (design §5 "File state")."""
+        notes = []
+        root = Path(spec.workspace)
+        for path, info in sorted(self.state.files.items()):
+            try:
+                found: str | None = hashlib.sha256((root / path).read_bytes()).hexdigest()
+            except OSError:
+                found = None
+            if found != info.get("after"):
+                notes.append({"drift": path, "expected": info.get("after"), "found": found})
+        return notes
+
+    def _warn_if_old(self, call: dict[str, Any]) -> None:
+        # Rule 27: a receiver's dedup window (Stripe: 24 h) may have expired.
+        intent_seq = call.get("intent_seq")
+        if intent_seq is None:
+            return
+        for event in self.store.events(self.task_id, from_seq=intent_seq):
+            age = (datetime.now(UTC) - datetime.fromisoformat(event.ts)).total_seconds()
+            if age > DEDUP_WINDOW_S:
+                self.reporter.warning(
+                    f"call {call['call_id']} was intended {age / 3600:.0f} h ago; the remote side "
+                    "may no longer deduplicate its idempotency key"
+                )
+            return
+
+
+def build_messages(spec: AgentSpec, state: State) -> list[Message]:
+    """The conversation sent to the model: system prompt, the goal, then the task's messages."""
+    messages = []
+    if spec.system:
+        messages.append(Message(role="system", content=spec.system))
+    messages.append(Message(role="user", content=state.goal))
+    messages.extend(Message.from_dict(m) for m in state.messages)
+    return messages
+
+
+def _final_answer(state: State) -> tuple[str, str] | None:
+    """``(outcome, answer)`` if the latest turn ended the task, else ``None``."""
+    for message in reversed(state.messages):
+        if message.get("role") != "assistant":
+            continue
+        calls = message.get("tool_calls") or []
+        if not calls:
+            return SUCCEEDED, message.get("content") or ""
+        for call in calls:
+            if call["name"] == FINISH_TOOL:
+                args = call.get("arguments") or {}
+                outcome = (
+                    args.get("outcome")
+                    if args.get("outcome") in ("succeeded", "failed")
+                    else SUCCEEDED
+                )
+                return outcome, str(args.get("summary", message.get("content") or ""))
+        return None
+    return None
+
+
+def _unique_call_ids(message: dict[str, Any]) -> dict[str, Any]:
+    """Give every tool call of a turn a distinct non-empty id (some local servers repeat them)."""
+    calls = message.get("tool_calls") or []
+    seen: set[str] = set()
+    fixed = []
+    for index, call in enumerate(calls):
+        call_id = call.get("id") or f"call_{index}"
+        if call_id in seen:
+            call_id = f"{call_id}-{index}"
+        seen.add(call_id)
+        fixed.append({**call, "id": call_id})
+    return {**message, "tool_calls": fixed} if calls else message
+
+
+def _has_invalid_arguments(arguments: dict[str, Any]) -> bool:
+    from agentrun.core.conversation import INVALID_ARGUMENTS_KEY
+
+    return INVALID_ARGUMENTS_KEY in arguments
+
+
+def _describe_recovery(note: dict[str, Any]) -> str:
+    if note.get("repair") == "torn_tail":
+        return (
+            f"repaired a torn write at the end of the log: {note['bytes']} bytes of "
+            f"{note['segment']} kept as {note['saved_as']}"
+        )
+    if "drift" in note:
+        return f"workspace drift: {note['drift']} changed outside the task since it wrote it"
+    if "removed_leftovers" in note:
+        return f"removed leftovers of an interrupted write: {', '.join(note['removed_leftovers'])}"
+    return str(note)
+
+
+__all__ = ["RunOptions", "RunResult", "Runner", "ToolArgumentError", "build_messages", "now_iso"]

@@ -1,0 +1,65 @@
+"""SIGINT/SIGTERM during a run: handlers only set a flag; the loop stops at a safe point (rule 29).
+
+A second SIGINT exits at once with 130; the log stays consistent because every record is one
+``write(2)`` and a torn tail is repaired on the next open.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from agentrun.core.errors import EXIT_SIGINT, EXIT_SIGTERM
+
+
+class StopFlag:
+    """Set by a signal (or by the runtime itself); read by the loop at step boundaries."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+
+    @property
+    def is_set(self) -> bool:
+        """Whether a stop was requested."""
+        return self.event.is_set()
+
+    @property
+    def exit_code(self) -> int:
+        """130 for SIGINT, 143 for SIGTERM (design §8)."""
+        return EXIT_SIGTERM if self.signum == signal.SIGTERM else EXIT_SIGINT
+
+    @property
+    def name(self) -> str:
+        """The signal's name, for the log."""
+        return signal.Signals(self.signum).name if self.signum else "stop"
+
+    def set(self, signum: int) -> None:
+        """Record the first signal and raise the flag."""
+        if self.signum is None:
+            self.signum = signum
+        self.event.set()
+
+
+@contextmanager
+def stop_on_signals(flag: StopFlag) -> Iterator[StopFlag]:
+    """Install flag-setting handlers for the duration of a run (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if flag.is_set and signum == signal.SIGINT:
+            os._exit(EXIT_SIGINT)  # second Ctrl-C: the user means it
+        flag.set(signum)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
