@@ -19,9 +19,12 @@ Imports httpx; only the openai and anthropic modules import this one.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
+import math
 import random
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +74,13 @@ class Endpoint:
         return redact(text, self.api_key)
 
 
+class SecretHeaders(dict[str, str]):
+    """Request headers whose ``repr`` hides the values: tracebacks that show locals print it."""
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{name!r}: '…'" for name in self) + "}"
+
+
 class TransientError(Exception):
     """A failure worth retrying; readers raise it for cut streams and transient error events.
 
@@ -113,7 +123,9 @@ def post_with_retries(
     request sent again. Raises ``ModelError`` subclasses as described in the module docstring.
     """
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT, **endpoint.headers}
+    headers = SecretHeaders(
+        {"content-type": "application/json", "user-agent": USER_AGENT, **endpoint.headers}
+    )
     timeout = httpx.Timeout(
         connect=options.connect_timeout_s,
         read=options.idle_timeout_s,
@@ -122,29 +134,25 @@ def post_with_retries(
     )
     attempts = max(options.max_retries, 0) + 1
     reason = ""
-    for attempt in range(attempts):
-        try:
-            with (
-                httpx.Client(timeout=timeout, follow_redirects=False) as client,
-                client.stream("POST", endpoint.url, content=body, headers=headers) as response,
-            ):
-                if response.status_code >= 300:
-                    raise _status_error(response, endpoint)
-                return read(response)
-        except TransientError as exc:
-            reason, retry_after_s = exc.reason, exc.retry_after_s
-        except httpx.TimeoutException as exc:
-            reason, retry_after_s = _describe_timeout(exc, options), None
-        except httpx.TooManyRedirects as exc:
-            raise ModelError(f"{endpoint.redact(str(exc))}; check {endpoint.base_env}") from None
-        except httpx.RequestError as exc:
-            reason, retry_after_s = f"connection failed ({_describe(exc)})", None
-        if attempt + 1 < attempts:
-            options.sleep(retry_delay(attempt, retry_after_s, options))
+    with httpx.Client(timeout=timeout, verify=_tls_context(), follow_redirects=False) as client:
+        for attempt in range(attempts):
+            try:
+                with client.stream("POST", endpoint.url, content=body, headers=headers) as response:
+                    if response.status_code >= 300:
+                        raise _status_error(response, endpoint)
+                    return read(response)
+            except TransientError as exc:
+                reason, retry_after_s = exc.reason, exc.retry_after_s
+            except httpx.TimeoutException as exc:
+                reason, retry_after_s = _describe_timeout(exc, options), None
+            except httpx.RequestError as exc:
+                reason, retry_after_s = f"connection failed ({_describe(exc)})", None
+            if attempt + 1 < attempts:
+                options.sleep(retry_delay(attempt, retry_after_s, options))
     raise ModelUnavailableError(
         endpoint.redact(
             f"the {endpoint.provider} endpoint {endpoint.url} failed {attempts} times in a row "
-            f"(last: {reason}); check that it is up and reachable, then resume the task"
+            f"(last: {reason}); check that it is up and reachable, then try again"
         )
     )
 
@@ -158,25 +166,21 @@ def retry_delay(attempt: int, retry_after_s: float | None, options: ModelOptions
     """
     if retry_after_s is not None:
         return min(max(retry_after_s, 0.0), options.retry_after_cap_s)
-    ceiling = min(options.backoff_cap_s, options.backoff_base_s * 2**attempt)
+    ceiling = min(options.backoff_cap_s, options.backoff_base_s * 2 ** min(attempt, 32))
     return ceiling * random.uniform(0.5, 1.0)
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
     """Seconds asked for by ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
-    millis = headers.get("retry-after-ms")
+    millis = _seconds(headers.get("retry-after-ms"))
     if millis is not None:
-        try:
-            return max(float(millis) / 1000, 0.0)
-        except ValueError:
-            pass
+        return millis / 1000
     value = headers.get("retry-after")
     if value is None:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -184,6 +188,17 @@ def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float
     if when.tzinfo is None:
         return None
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A header's number, at least 0; ``None`` if absent or not a finite number."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return max(number, 0.0) if math.isfinite(number) else None
 
 
 def iter_sse(response: httpx.Response, endpoint: Endpoint) -> Iterator[SseEvent]:
@@ -305,6 +320,12 @@ def _server_message(text: str) -> str:
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~40 ms; do it once per process, not once per model call.
+    return httpx.create_ssl_context()
 
 
 def _describe_timeout(exc: httpx.TimeoutException, options: ModelOptions) -> str:

@@ -1,0 +1,73 @@
+"""Transport rules that need no server: Retry-After, backoff, redaction, base URLs."""
+
+from __future__ import annotations
+
+import email.utils
+
+import httpx
+import pytest
+
+from agentrun.core.errors import SpecError
+from agentrun.models.options import ModelOptions
+from agentrun.models.transport import check_base_url, parse_retry_after, redact, retry_delay
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "1"}, 1.0),
+        ({"Retry-After": "2.5"}, 2.5),
+        ({"Retry-After": "-3"}, 0.0),
+        ({"retry-after-ms": "1500", "Retry-After": "9"}, 1.5),
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": "nan"}, None),
+        ({"retry-after-ms": "soon", "Retry-After": "4"}, 4.0),
+        ({}, None),
+    ],
+)
+def test_retry_after_seconds(headers: dict[str, str], seconds: float | None) -> None:
+    assert parse_retry_after(httpx.Headers(headers)) == seconds
+
+
+def test_retry_after_http_date() -> None:
+    now = 1_700_000_000.0
+    later = email.utils.formatdate(now + 30, usegmt=True)
+
+    assert parse_retry_after(httpx.Headers({"Retry-After": later}), now=now) == 30.0
+
+
+def test_retry_after_is_honoured_up_to_its_cap() -> None:
+    options = ModelOptions(retry_after_cap_s=10)
+
+    assert retry_delay(0, 3.0, options) == 3.0
+    assert retry_delay(0, 3600.0, options) == 10.0
+
+
+def test_backoff_grows_exponentially_with_jitter_up_to_the_cap() -> None:
+    options = ModelOptions(backoff_base_s=1.0, backoff_cap_s=8.0)
+
+    for attempt, ceiling in enumerate([1, 2, 4, 8, 8, 8]):
+        delays = [retry_delay(attempt, None, options) for _ in range(50)]
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+
+
+def test_redact_removes_the_key_and_key_shaped_tokens() -> None:
+    text = "bad key sk-live-abcdefghijkl; saw sk-abc***wxyz12 and Bearer t0ken-xyz; mysecret"
+
+    redacted = redact(text, "mysecret", None, "")
+
+    assert "abcdefghijkl" not in redacted
+    assert "abc***" not in redacted
+    assert "t0ken" not in redacted
+    assert "mysecret" not in redacted
+    assert redacted.startswith("bad key [redacted]")
+
+
+@pytest.mark.parametrize("url", ["localhost:11434/v1", "ftp://host/v1", "", "http://"])
+def test_base_url_must_be_http(url: str) -> None:
+    with pytest.raises(SpecError, match="OPENAI_BASE_URL"):
+        check_base_url(url, "OPENAI_BASE_URL")
+
+
+def test_base_url_loses_its_trailing_slash() -> None:
+    assert check_base_url("http://127.0.0.1:8080/v1/", "X") == "http://127.0.0.1:8080/v1"
