@@ -61,13 +61,19 @@ def ledger(agent: TestAgent) -> list[dict[str, Any]]:
     return [json.loads(line) for line in agent.ledger.read_text().splitlines() if line.strip()]
 
 
-def resume_until_done(home: Path, agent: TestAgent, task_id: str, max_rounds: int = 8) -> list[int]:
+def resume_until_done(
+    home: Path,
+    agent: TestAgent,
+    task_id: str,
+    max_rounds: int = 8,
+    extra_env: dict[str, str] | None = None,
+) -> list[int]:
     """Resume until the task finishes, settling in-doubt calls by the ledger's truth.
 
     An in-doubt side effect that the ledger shows as done is resolved with its real result; one
     that never happened is retried. Returns the exit codes seen.
     """
-    env = {"AGENTRUN_HOME": str(home), **agent.env()}
+    env = {"AGENTRUN_HOME": str(home), **agent.env(), **(extra_env or {})}
     codes = []
     for _ in range(max_rounds):
         proc = run_agentrun("resume", task_id, "--quiet", env=env)
