@@ -78,7 +78,7 @@ class CliReporter:
         try:
             args = json.dumps(call["arguments"], ensure_ascii=False)[:300]
             self.console.print(f"[bold]{call['tool']}[/] wants to run with {args}", markup=True)
-            answer = self.console.input("approve? [y/N] ").strip().lower()
+            answer = self.console.input("approve? [y/N] ", markup=False).strip().lower()
             return answer in ("y", "yes")
         except EOFError:
             return None

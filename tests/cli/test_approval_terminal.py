@@ -1,0 +1,50 @@
+"""Approval in a terminal (design §5): asked once, recorded before the intent.
+
+A real pseudo-terminal answers the prompt; the process is then killed right after the decision
+became durable. The resume (unattended) must neither ask again nor stop for approval, and must
+run the approved call exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pexpect
+
+from tests.conftest import run_agentrun
+from tests.runtime.agents import call, make_agent, turn
+
+
+def test_an_approval_given_in_a_terminal_survives_a_kill_and_is_never_asked_again(
+    tmp_path: Path, agentrun_home: Path
+) -> None:
+    agent = make_agent(
+        tmp_path / "agent",
+        [turn(call("charge", amount=9)), turn(content="paid")],
+        extra='[policy]\napprove = ["charge"]\n',
+    )
+    # Syncs: run_started (1), the model turn (2), the approval (3) — die right after it.
+    env = {**os.environ, **agent.env(), "AGENTRUN_CRASH_AT": "after_sync:3"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "agentrun", "start", "--agent", str(agent.spec), "pay"],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect("charge")
+    child.expect(r"approve\? \[y/N\]")
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.signalstatus == signal.SIGKILL
+    assert not agent.ledger.exists()  # approved, not yet run
+    task_id = json.loads(run_agentrun("ls", "--json").stdout)[0]["task_id"]
+    resumed = run_agentrun("resume", task_id, "--quiet", env=agent.env())
+    assert resumed.returncode == 0, resumed.stderr
+    lines = agent.ledger.read_text().splitlines()
+    assert [json.loads(line)["tool"] for line in lines] == ["charge"]
