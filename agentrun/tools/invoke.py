@@ -30,7 +30,7 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+def _run(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     result = fn(*args, **kwargs)
     if inspect.iscoroutine(result):  # an ``async def`` tool
         result = asyncio.run(result)

@@ -178,7 +178,10 @@ class FixedTuple:
     def check(self, value: Any, where: str) -> Any:
         if not isinstance(value, list | tuple) or len(value) != len(self.items):
             raise Mismatch(where, self.describe(), value)
-        return tuple(t.check(v, f"{where}[{i}]") for i, (t, v) in enumerate(zip(self.items, value)))
+        return tuple(
+            t.check(v, f"{where}[{i}]")
+            for i, (t, v) in enumerate(zip(self.items, value, strict=True))
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ def make_tool(fn: Callable[..., Any], *, source: str | None = None) -> Tool:
     """
     meta = meta_of(fn)
     name = meta.name or getattr(fn, "__name__", "")
-    location = where(fn)
+    location = source or where(fn)
     if not TOOL_NAME.match(name):
         raise ToolLoadError(f"{location}: {name!r} is not a valid tool name; use @tool(name=...)")
     schema = derive_schema(fn, name=name, where=location)
@@ -71,7 +71,7 @@ def make_tool(fn: Callable[..., Any], *, source: str | None = None) -> Tool:
         reconcile=meta.reconcile,
         wants_ctx=schema.context_param is not None,
         signature=schema,
-        source=source or location,
+        source=location,
     )
 
 

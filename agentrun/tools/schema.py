@@ -8,10 +8,12 @@ arguments converted for the call; its messages are written for the model. No I/O
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
 import json
 import math
+import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -83,8 +85,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _is_context(annotation: Any) -> bool:
-    if isinstance(annotation, str):
-        return annotation.split(".")[-1] == "ToolContext"
+    if isinstance(annotation, str):  # unresolvable, e.g. imported under TYPE_CHECKING
+        return re.search(r"\bToolContext\b", annotation) is not None
     if isinstance(annotation, type):
         return issubclass(annotation, ToolContext)
     # ``ToolContext | None`` or ``Annotated[ToolContext, ...]``
@@ -106,10 +108,8 @@ def _resolve(fn: Callable[..., Any], params: list[inspect.Parameter]) -> dict[st
     for param in params:
         annotation = param.annotation
         if isinstance(annotation, str):
-            try:
-                annotation = eval(annotation, namespace)  # what get_type_hints does, per name
-            except Exception:
-                pass
+            with contextlib.suppress(Exception):  # what get_type_hints does, name by name
+                annotation = eval(annotation, namespace)
         hints[param.name] = annotation
     return hints
 
