@@ -34,12 +34,15 @@ def encode_value(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
+_PLAIN = frozenset({str, bool, bytes, type(None)})
+
+
 def check_encodable(value: Any, depth: int = 0) -> None:
     """Refuse what would not round-trip: deep nesting, huge ints, NaN/Inf, odd types."""
     if depth > MAX_DEPTH:
         raise UnencodableValueError(f"value nests deeper than {MAX_DEPTH} levels")
     kind = type(value)
-    if kind is str or kind is bool or value is None or kind is bytes:
+    if kind in _PLAIN:
         return
     if kind is int:
         if not INT64_MIN <= value <= INT64_MAX:
@@ -53,11 +56,13 @@ def check_encodable(value: Any, depth: int = 0) -> None:
         for key, item in value.items():
             if type(key) is not str:
                 raise UnencodableValueError(f"map key {key!r} is not a string")
-            check_encodable(item, depth + 1)
+            if type(item) not in _PLAIN or depth >= MAX_DEPTH:  # fast path for plain values
+                check_encodable(item, depth + 1)
         return
     if kind is list or kind is tuple:
         for item in value:
-            check_encodable(item, depth + 1)
+            if type(item) not in _PLAIN or depth >= MAX_DEPTH:
+                check_encodable(item, depth + 1)
         return
     raise UnencodableValueError(f"cannot store a value of type {kind.__name__}")
 
@@ -81,8 +86,19 @@ def decode_value(payload: bytes) -> Any:
 
 
 def decode_event(payload: bytes) -> Event:
-    """Decode and validate one event payload."""
-    return from_record(decode_value(payload))
+    """Decode and validate one event payload.
+
+    The event must also be one ``encode_event`` could have written (rule 32): msgpack hands
+    Timestamps (ext type -1) back without calling ``ext_hook``, and NaN, ints beyond int64 and
+    nesting deeper than ``MAX_DEPTH`` decode fine, so any of them anywhere makes it corrupt.
+    """
+    record = decode_value(payload)
+    event = from_record(record)
+    try:
+        check_encodable(record)
+    except UnencodableValueError as exc:
+        raise CorruptRecordError(f"value cannot be stored: {exc}") from None
+    return event
 
 
 def _refuse_ext(code: int, data: bytes) -> NoReturn:

@@ -152,6 +152,19 @@ class TaskFinished(Event):
     check: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TaskSquashed(Event):
+    """``prune --squash`` replaced a finished task's step log by its final ``state``.
+
+    It is the first record of the task's only segment; the events before it are gone.
+    """
+
+    kind: ClassVar[str] = "task_squashed"
+    state: dict[str, Any]
+    events_dropped: int = 0
+    bytes_before: int = 0
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -165,6 +178,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ContextCompacted,
         RunStopped,
         TaskFinished,
+        TaskSquashed,
     )
 }
 OUTCOMES = ("succeeded", "failed", "cancelled")
@@ -187,7 +201,8 @@ def from_record(record: Any) -> Event:
         raise CorruptRecordError("event has no kind")
     cls = EVENT_TYPES.get(kind)
     if cls is None:
-        if record.get("v", 1) > 1:
+        version = record.get("v", 1)
+        if type(version) is int and version > 1:
             raise UnsupportedVersionError(
                 f"event kind {kind!r} comes from a newer agentrun; upgrade agentrun to read it"
             )

@@ -22,6 +22,7 @@ from agentrun.core.events import (
     RunStopped,
     TaskCreated,
     TaskFinished,
+    TaskSquashed,
     ToolCompleted,
     ToolIntended,
     ToolResolved,
@@ -229,6 +230,13 @@ def _task_finished(state: State, e: TaskFinished) -> None:
     state.stop_reason = None
 
 
+def _task_squashed(state: State, e: TaskSquashed) -> None:
+    squashed = State.from_dict(e.state)
+    for name in State.__slots__:  # type: ignore[attr-defined]
+        setattr(state, name, getattr(squashed, name))
+    state.last_seq, state.updated_at = e.seq, e.ts
+
+
 def _call(state: State, call_id: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     call = state.calls.get(call_id)
     if call is None:
@@ -273,4 +281,5 @@ _HANDLERS: dict[type[Event], Any] = {
     ContextCompacted: _context_compacted,
     RunStopped: _run_stopped,
     TaskFinished: _task_finished,
+    TaskSquashed: _task_squashed,
 }

@@ -30,6 +30,7 @@ from agentrun.core.errors import (
     ToolArgumentError,
 )
 from agentrun.core.events import (
+    CancelRequested,
     Event,
     ModelResponded,
     RunStarted,
@@ -163,9 +164,14 @@ class Runner:
         )
         spec = AgentSpec.from_dict(self.state.agent)  # with raised budgets folded in
         while True:
+            requested_by = self.writer.take_cancel_request()
+            if requested_by is not None and not self.state.cancel_requested:
+                self._emit(CancelRequested, sync=False, by=requested_by)
             state = self.state
             if state.cancel_requested:
-                return self._finish("cancelled", "cancelled on request", spec, check=False)
+                result = self._finish("cancelled", "cancelled on request", spec, check=False)
+                self.writer.forget_cancel_request()
+                return result
             if self.stop.is_set:
                 return self._stop("signal", f"stopped by {self.stop.name}", self.stop.exit_code)
             if self.options.deadline is not None and time.monotonic() >= self.options.deadline:
@@ -284,7 +290,16 @@ class Runner:
         if tool is not None and tool.reconcile is not None:
             from agentrun.tools.invoke import reconcile
 
-            found = reconcile(tool, self._context(call))
+            try:
+                found = reconcile(tool, self._context(call))
+            except Exception as exc:  # a broken reconcile must not guess: a person decides
+                return self._stop(
+                    "needs_attention",
+                    f"call {call_id} ({call['tool']}) is in doubt and its reconcile function "
+                    f"failed ({type(exc).__name__}: {exc}); settle it with `agentrun resolve "
+                    f"{self.task_id} {call_id} --retry`, `--skip` or `--result JSON`",
+                    EXIT_NEEDS_ATTENTION,
+                )
             if found is None:
                 self._emit(
                     ToolResolved, sync=True, call_id=call_id, decision="retried", by="reconcile"

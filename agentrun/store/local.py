@@ -7,6 +7,7 @@ Foreign errors (``OSError``) are translated here into ``StorageError`` carrying 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -25,7 +26,7 @@ from agentrun.core.errors import (
     TaskNotFoundError,
     UsageError,
 )
-from agentrun.core.events import Event, TaskCreated
+from agentrun.core.events import Event, TaskCreated, TaskSquashed
 from agentrun.core.ids import generate_task_id, match_task_id, random_suffix, validate_task_id
 from agentrun.core.state import State, apply, fold
 from agentrun.store.atomic import is_leftover, write_atomic
@@ -43,6 +44,7 @@ from agentrun.store.summary import read_summary, summarize, write_summary
 from agentrun.store.task_store import LoadedTask
 
 DEFAULT_SNAPSHOT_EVERY = 1000
+CANCEL_REQUEST = "cancel-request"
 
 
 class LocalTaskStore:
@@ -217,6 +219,56 @@ class LocalTaskStore:
         except FileNotFoundError:
             raise CorruptLogError(f"blob {digest[:12]} of task {task_id} is missing") from None
 
+    def task_bytes(self, task_id: str) -> int:
+        """Bytes of every file in the task's directory (apparent sizes)."""
+        return _tree_bytes(self.task_dir(task_id))
+
+    def delete(self, task_id: str) -> int:
+        """Delete a task that nobody runs; return the bytes freed.
+
+        Rule 20: take the claim first, so a running task is never deleted (``ClaimedError``).
+        Rule 5: the rename to ``tasks/.trash-*`` is the commit point; removing the files after it
+        may be interrupted, and the next prune removes the leftovers.
+        """
+        task_dir = self.task_dir(task_id)
+        self._existing_log_dir(task_id)
+        claim = Claim(os.path.join(task_dir, "lock"))
+        if not claim.try_acquire():
+            raise ClaimedError(self._claimed_message(task_id, None))
+        try:
+            freed = _tree_bytes(task_dir)
+            trash = os.path.join(str(self.tasks_dir), f".trash-{task_id}-{secrets.token_hex(4)}")
+            try:
+                self.ops.replace(task_dir, trash)
+                crash_point("prune_after_rename")
+                self.ops.fsync_dir(str(self.tasks_dir))
+            except OSError as exc:
+                raise self._storage_error(f"delete task {task_id}", exc) from None
+        finally:
+            claim.release()
+        _remove_tree(trash)
+        return freed
+
+    def request_cancel(self, task_id: str, by: str) -> None:
+        """Leave a cancel request for the process running the task (it holds the claim).
+
+        The runner looks for it between steps and records ``cancel_requested`` itself.
+        """
+        path = os.path.join(self.task_dir(task_id), CANCEL_REQUEST)
+        try:
+            write_atomic(self.ops, path, by.encode())
+        except OSError as exc:
+            raise self._storage_error("request the cancel", exc) from None
+
+    def remove_trash(self) -> list[str]:
+        """Remove leftovers of interrupted deletions and creations (rules 3, 19)."""
+        removed = []
+        for name in self.ops.listdir(str(self.tasks_dir)) if self.tasks_dir.exists() else []:
+            if name.startswith((".trash-", ".new-")):
+                _remove_tree(os.path.join(str(self.tasks_dir), name))
+                removed.append(name)
+        return removed
+
     def _log_mark(self, log_dir: str) -> list[Any]:
         segments = list_segments(self.ops, log_dir)
         if not segments:
@@ -289,6 +341,7 @@ class LocalTaskWriter:
         except OSError as exc:
             raise store._storage_error("open the log", exc) from None
         self.recovery: list[dict[str, Any]] = list(tail.repairs)
+        self._pending_cancel_file: str | None = None
         if removed:
             self.recovery.append({"removed_leftovers": sorted(removed)})
         loaded = store._load(task_id, log_dir)
@@ -363,6 +416,76 @@ class LocalTaskWriter:
             raise self._store._storage_error("write a blob", exc) from None
         return digest
 
+    def squash(self) -> int:
+        """Replace a finished task's step log by its final state; return the bytes freed.
+
+        Rule 5: the new segment holding ``task_squashed`` is written and synced first; the old
+        segments, snapshots and unreferenced blobs are removed after it, oldest first, so an
+        interrupted cleanup leaves a log whose fold is still the final state.
+        """
+        if not self.state.is_finished:
+            raise UsageError(f"task {self.task_id} is not finished; only finished tasks squash")
+        before = self._store.task_bytes(self.task_id)
+        old_segments = list_segments(self._ops, self._log_dir)
+        squashed = TaskSquashed(
+            seq=self.next_seq,
+            ts=self.state.updated_at,
+            state=self.state.to_dict(),
+            events_dropped=self.state.last_seq,
+            bytes_before=before,
+        )
+        try:
+            self._log.roll()
+            self.append([squashed], sync=True)
+            crash_point("squash_committed")
+            for _first, path in old_segments:
+                self._ops.unlink(path)
+            for name in self._ops.listdir(self._log_dir):
+                if ".torn-" in name:
+                    self._ops.unlink(os.path.join(self._log_dir, name))
+            self._ops.fsync_dir(self._log_dir)
+            snap_dir = self._store._snap_dir(self.task_id)
+            for path in list_snapshots(self._ops, snap_dir):
+                self._ops.unlink(path)
+            self._ops.fsync_dir(snap_dir)
+            self._remove_unreferenced_blobs()
+        except OSError as exc:
+            raise self._store._storage_error("squash the task", exc) from None
+        self._since_snapshot = 0
+        self.write_summary()
+        return before - self._store.task_bytes(self.task_id)
+
+    def take_cancel_request(self) -> str | None:
+        """Who asked to cancel (and forget the request), or ``None`` if nobody did."""
+        path = os.path.join(self._task_dir, CANCEL_REQUEST)
+        try:
+            by = self._ops.read_file(path).decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._store._storage_error("read the cancel request", exc) from None
+        self._pending_cancel_file = path
+        return by or "unknown"
+
+    def forget_cancel_request(self) -> None:
+        """Remove a cancel request once the cancellation is durable in the log."""
+        path = self._pending_cancel_file
+        if path:
+            with contextlib.suppress(FileNotFoundError):
+                self._ops.unlink(path)
+                self._ops.fsync_dir(self._task_dir)
+
+    def _remove_unreferenced_blobs(self) -> None:
+        blob_dir = os.path.join(self._task_dir, "blobs")
+        if not os.path.isdir(blob_dir):
+            return
+        keep = {f.get("blob") for f in self.state.files.values()}
+        keep |= {f.get("after") for f in self.state.files.values()}
+        for name in self._ops.listdir(blob_dir):
+            if name not in keep:
+                self._ops.unlink(os.path.join(blob_dir, name))
+        self._ops.fsync_dir(blob_dir)
+
     def close(self, *, snapshot: bool = True) -> None:
         """Sync, snapshot and summarize (a clean stop), then release the claim last (rule 20)."""
         try:
@@ -383,6 +506,21 @@ class LocalTaskWriter:
             pass
         finally:
             self._claim.release()
+
+
+def _tree_bytes(root: str) -> int:
+    total = 0
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(directory, name)).st_size
+    return total
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 __all__ = ["LocalTaskStore", "LocalTaskWriter", "Position", "is_leftover"]

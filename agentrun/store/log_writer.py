@@ -127,6 +127,11 @@ class LogWriter:
         self._unsynced = False
         crash_point("after_sync")
 
+    def roll(self) -> None:
+        """Seal the current segment and continue in a new one (rule 12)."""
+        self._check_usable()
+        self._roll(self.last_seq + 1)
+
     def close(self) -> None:
         """Sync anything pending and close the descriptor."""
         try:

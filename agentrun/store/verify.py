@@ -61,6 +61,7 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
     states_at: dict[int, dict] = {}
     snapshot_seqs = _snapshot_seqs(ops, task_dir)
     expected = 1
+    squashed = False
     for index, (first_seq, path) in enumerate(segments):
         name = os.path.basename(path)
         is_last = index == len(segments) - 1
@@ -76,6 +77,8 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
             else:
                 report.torn_tail_bytes += len(data)
             return report
+        if index == 0:
+            expected = header.first_seq  # a squashed log starts later; checked below
         if header.first_seq != expected or first_seq != expected:
             report.problems.append(
                 Problem(name, 0, f"seq: segment starts at {header.first_seq}, expected {expected}")
@@ -85,6 +88,7 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
             report.problems.append(Problem(name, 0, f"header names task {header.task_id}"))
         scan = scan_segment(data, header.size, header.first_seq)
         for record in scan.records:
+            squashed = squashed or record.event.kind == "task_squashed"
             apply(state, record.event)
             if record.event.seq in snapshot_seqs:
                 states_at[record.event.seq] = state.to_dict()
@@ -98,6 +102,10 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
                     Problem(name, scan.bad.offset, scan.bad.reason, scan.valid_after_bad)
                 )
                 return report
+    if segments[0][0] > 1 and not any(p.file for p in report.problems) and not squashed:
+        report.problems.append(
+            Problem(os.path.basename(segments[0][1]), 0, "seq: earlier segments are missing")
+        )
     _verify_snapshots(ops, task_dir, task_id, states_at, report)
     return report
 

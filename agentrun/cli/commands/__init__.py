@@ -12,8 +12,8 @@ def register_all(app: typer.Typer) -> None:
     global _registered
     if _registered:
         return
-    from agentrun.cli.commands import inspect, run, verify
+    from agentrun.cli.commands import inspect, queue, run, verify
 
-    for module in (run, inspect, verify):
+    for module in (run, queue, inspect, verify):
         module.register(app)
     _registered = True

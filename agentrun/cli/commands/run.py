@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
 from agentrun.core.errors import EXIT_OK, UsageError
 
@@ -43,59 +45,126 @@ MaxAttempts = Annotated[
 ]
 
 
-def start(
-    ctx: typer.Context,
-    goal: Annotated[str | None, typer.Argument(help="What the agent should do.")] = None,
-    agent: AgentOpt = None,
-    model: ModelOpt = None,
-    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
-    tool: Annotated[
-        list[str] | None, typer.Option("--tool", "-t", help="Toolset, file or module (repeat).")
-    ] = None,
-    workspace: Annotated[str | None, typer.Option("--workspace", "-w", help="Work dir.")] = None,
-    task_id: Annotated[str | None, typer.Option("--id", help="Choose the task id.")] = None,
-    approve: Annotated[
-        list[str] | None, typer.Option("--approve", help="Tool that needs a yes (repeat).")
-    ] = None,
-    on_unknown: Annotated[
-        str | None, typer.Option("--on-unknown", help="stop | retry | skip")
-    ] = None,
-    check: Annotated[str | None, typer.Option("--check", help="Success check command.")] = None,
-    fsync: Annotated[str | None, typer.Option("--fsync", help="always | batch")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Model endpoint.")] = None,
-    max_steps: MaxSteps = None,
-    max_tokens: MaxTokens = None,
-    max_cost_usd: MaxCost = None,
-    max_time: MaxTime = None,
-    max_attempts: MaxAttempts = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-) -> int:
-    """Create a task and run it in the foreground with live progress."""
-    from agentrun.runtime.spec import SpecOverrides, load_spec
+def _task_command(*, run_now: bool) -> Callable[..., int]:
+    """``start`` and ``submit`` take the same options; only running at once differs."""
+
+    def command(
+        ctx: typer.Context,
+        goal: Annotated[str | None, typer.Argument(help="What the agent should do.")] = None,
+        agent: AgentOpt = None,
+        model: ModelOpt = None,
+        system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+        tool: Annotated[
+            list[str] | None,
+            typer.Option("--tool", "-t", help="Toolset, file or module (repeat)."),
+        ] = None,
+        workspace: Annotated[
+            str | None, typer.Option("--workspace", "-w", help="Work dir.")
+        ] = None,
+        task_id: Annotated[str | None, typer.Option("--id", help="Choose the task id.")] = None,
+        approve: Annotated[
+            list[str] | None, typer.Option("--approve", help="Tool that needs a yes (repeat).")
+        ] = None,
+        on_unknown: Annotated[
+            str | None, typer.Option("--on-unknown", help="stop | retry | skip")
+        ] = None,
+        check: Annotated[str | None, typer.Option("--check", help="Success check command.")] = None,
+        fsync: Annotated[str | None, typer.Option("--fsync", help="always | batch")] = None,
+        base_url: Annotated[str | None, typer.Option("--base-url", help="Model endpoint.")] = None,
+        max_steps: MaxSteps = None,
+        max_tokens: MaxTokens = None,
+        max_cost_usd: MaxCost = None,
+        max_time: MaxTime = None,
+        max_attempts: MaxAttempts = None,
+        from_file: Annotated[
+            Path | None,
+            typer.Option("--from", help="submit: queue one task per line of this file."),
+        ] = None,
+        skip_bad: Annotated[
+            bool, typer.Option("--skip-bad", help="submit --from: queue the good lines anyway.")
+        ] = False,
+        as_json: JsonOpt = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        from agentrun.runtime.spec import SpecOverrides
+
+        overrides = SpecOverrides(
+            model=model,
+            system=system,
+            tools=tuple(tool or ()),
+            workspace=workspace,
+            budget=_budget(max_steps, max_tokens, max_cost_usd, max_time, max_attempts),
+            approve=tuple(approve or ()),
+            on_unknown=on_unknown,
+            check=check,
+            fsync=fsync,
+        )
+        if from_file is not None:
+            if run_now:
+                raise UsageError("to queue many tasks use `agentrun submit --from FILE`")
+            return submit_many(ctx, from_file, agent, overrides, skip_bad=skip_bad, as_json=as_json)
+        if agent is None and model is None:
+            raise UsageError("give an agent file (--agent FILE) or at least --model")
+        if not goal:
+            raise UsageError('say what the agent should do: agentrun start "GOAL" --agent FILE')
+        new_id = _create(ctx, agent, overrides, goal, task_id)
+        if not run_now:
+            if as_json:
+                print_json({"task_id": new_id, "status": "queued"})
+            else:
+                print(new_id)
+            return EXIT_OK
+        if not as_json:
+            print(new_id, flush=True)  # the id first, so a script can capture it
+        return _run(ctx, new_id, as_json=as_json, quiet=quiet, base_url=base_url)
+
+    return command
+
+
+start = _task_command(run_now=True)
+start.__name__ = "start"
+start.__doc__ = "Create a task and run it in the foreground with live progress."
+submit = _task_command(run_now=False)
+submit.__name__ = "submit"
+submit.__doc__ = "Create a queued task (or many, with --from) for `agentrun batch` to run."
+
+
+def _create(
+    ctx: typer.Context, agent: Path | None, overrides: Any, goal: str, task_id: str | None
+) -> str:
+    from agentrun.runtime.spec import load_spec
     from agentrun.runtime.tasks import create_task
 
-    if agent is None and model is None:
-        raise UsageError("give an agent file (--agent FILE) or at least --model")
-    overrides = SpecOverrides(
-        model=model,
-        system=system,
-        tools=tuple(tool or ()),
-        workspace=workspace,
-        budget=_budget(max_steps, max_tokens, max_cost_usd, max_time, max_attempts),
-        approve=tuple(approve or ()),
-        on_unknown=on_unknown,
-        check=check,
-        fsync=fsync,
-    )
     spec = load_spec(agent, overrides, cwd=Path.cwd())
-    if not goal:
-        raise UsageError('say what the agent should do: agentrun start "GOAL" --agent FILE')
+    return create_task(settings(ctx).store(), spec, goal, task_id=task_id)
+
+
+def submit_many(
+    ctx: typer.Context,
+    path: Path,
+    agent: Path | None,
+    overrides: Any,
+    *,
+    skip_bad: bool,
+    as_json: bool,
+) -> int:
+    """Queue one task per line of ``path``; nothing is queued if a line is bad (unless skipped)."""
+    from agentrun.runtime.submit_file import parse_submit_file
+    from agentrun.runtime.tasks import create_task
+
+    entries, problems = parse_submit_file(path, agent, overrides, cwd=Path.cwd())
+    for problem in problems:
+        print(f"{'skipped: ' if skip_bad else 'error: '}{problem}", file=sys.stderr)
+    if problems and not skip_bad:
+        raise UsageError(f"{len(problems)} bad line(s) in {path}; nothing was queued")
     store = settings(ctx).store()
-    new_id = create_task(store, spec, goal, task_id=task_id)
-    if not as_json:
-        print(new_id, flush=True)  # the id first, so a script can capture it
-    return _run(ctx, new_id, as_json=as_json, quiet=quiet, base_url=base_url)
+    ids = [create_task(store, e.spec, e.goal, task_id=e.task_id) for e in entries]
+    if as_json:
+        print_json({"queued": ids, "skipped_lines": [p.line for p in problems]})
+    else:
+        for new_id in ids:
+            print(new_id)
+    return EXIT_OK
 
 
 def resume(
@@ -230,6 +299,7 @@ def _run(
 
 def register(app: typer.Typer) -> None:
     """Add the commands to ``app``."""
-    app.command()(start)
+    app.command(name="start")(start)
+    app.command(name="submit")(submit)
     app.command()(resume)
     app.command()(resolve)
