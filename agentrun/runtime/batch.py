@@ -130,6 +130,8 @@ def run_batch(
             result = Runner(
                 store, task_id, SilentReporter(), RunOptions(deadline=deadline), stop
             ).run()
+            if not result.ran:
+                raise ClaimedError("finished by another process since this batch looked")
             entry |= {"status": result.status, "exit_code": result.exit_code}
             entry["message"] = result.message
         except ClaimedError:

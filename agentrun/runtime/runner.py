@@ -13,7 +13,7 @@ import hashlib
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,7 @@ class RunResult:
     exit_code: int
     status: str
     message: str
+    ran: bool = True  # False when the task had already finished: nothing was done
 
 
 def now_iso() -> str:
@@ -135,7 +136,7 @@ class Runner:
     def _run(self) -> RunResult:
         state = self.state
         if state.is_finished:
-            return self._result(f"task already {state.status}")
+            return replace(self._result(f"task already {state.status}"), ran=False)
         spec = AgentSpec.from_dict(state.agent)
         budget = {**spec.budget, **self.options.budget}
         if state.status == RUNNING:

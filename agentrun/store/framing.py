@@ -128,6 +128,17 @@ class SegmentScan:
     bad: BadRecord | None
     valid_after_bad: int | None  # offset of a valid later record, if any (rule 14)
 
+    @property
+    def is_corrupt(self) -> bool:
+        """Whether the bad record is corruption even at the end of the last segment (rule 14).
+
+        Either a valid record follows it, or it is itself complete, CRC-valid and well-formed
+        but out of sequence: a replayed or stale record, which no torn write can produce (T2).
+        """
+        if self.bad is None:
+            return False
+        return self.valid_after_bad is not None or self.bad.reason.startswith("seq:")
+
 
 def scan_segment(
     data: bytes, start: int, first_seq: int, *, look_past_bad: bool = True

@@ -70,7 +70,7 @@ def iter_records(
             )
         scan = scan_segment(data, offset, seq, look_past_bad=is_last)
         yield from ((name, record) for record in scan.records)
-        if scan.bad is not None and (not is_last or scan.valid_after_bad is not None):
+        if scan.bad is not None and (not is_last or scan.is_corrupt):
             raise CorruptLogError(
                 f"corrupt log: {name} at byte {scan.bad.offset}: {scan.bad.reason}; "
                 "run `agentrun verify` for details"

@@ -68,10 +68,15 @@ def open_tail(ops: FileOps, log_dir: str) -> OpenedTail:
     scan = scan_segment(data, header.size, header.first_seq)
     if scan.bad is not None:
         name = os.path.basename(path)
-        if scan.valid_after_bad is not None:
+        if scan.is_corrupt:
+            follow = (
+                f", and valid records follow at byte {scan.valid_after_bad}"
+                if scan.valid_after_bad is not None
+                else ""
+            )
             raise CorruptLogError(
-                f"corrupt log: {name} at byte {scan.bad.offset}: {scan.bad.reason}, and valid "
-                f"records follow at byte {scan.valid_after_bad}; run `agentrun verify`"
+                f"corrupt log: {name} at byte {scan.bad.offset}: {scan.bad.reason}{follow}; "
+                "run `agentrun verify`"
             )
         repairs.append(_save_and_drop(ops, path, data, scan.end, remove=False))
     last = scan.records[-1] if scan.records else None

@@ -95,7 +95,7 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
         report.events += len(scan.records)
         expected = header.first_seq + len(scan.records)
         if scan.bad is not None:
-            if is_last and scan.valid_after_bad is None:
+            if is_last and not scan.is_corrupt:
                 report.torn_tail_bytes += len(data) - scan.end
             else:
                 report.problems.append(

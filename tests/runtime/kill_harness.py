@@ -105,7 +105,12 @@ def check_effects(home: Path, agent: TestAgent, task_id: str) -> None:
     events = list(store.events(task_id))
     intents = {e.idempotency_key: e for e in events if isinstance(e, ToolIntended)}
     retried = {e.call_id for e in events if isinstance(e, ToolResolved) and e.decision == "retried"}
-    counts = Counter(e["key"] for e in ledger(agent) if e["tool"] in SIDE_EFFECT_TOOLS)
+    mine = f"agentrun-{task_id}-"
+    counts = Counter(
+        e["key"]
+        for e in ledger(agent)
+        if e["tool"] in SIDE_EFFECT_TOOLS and e["key"].startswith(mine)
+    )
     for key, count in counts.items():
         assert key in intents, f"side effect {key} ran without a durable intent"
         if count > 1:

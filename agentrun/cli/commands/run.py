@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -114,8 +115,13 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
             else:
                 print(new_id)
             return EXIT_OK
-        if not as_json:
-            print(new_id, flush=True)  # the id first, so a script can capture it
+        if as_json:  # the id first, so a script can capture it: here as the first event
+            from agentrun.core.events import to_record
+
+            first = next(settings(ctx).store().events(new_id))
+            print(json.dumps(to_record(first), ensure_ascii=False), flush=True)
+        else:
+            print(new_id, flush=True)
         return _run(ctx, new_id, as_json=as_json, quiet=quiet, base_url=base_url)
 
     return command
