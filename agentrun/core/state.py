@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agentrun.core.context import DEFAULT_TOOL_OUTPUT_TOKENS, cap_tool_output, context_view
 from agentrun.core.events import (
     CancelRequested,
     ContextCompacted,
@@ -27,6 +28,7 @@ from agentrun.core.events import (
     ToolIntended,
     ToolResolved,
 )
+from agentrun.core.tokens import message_tokens
 
 # Task statuses as the log defines them. ``running`` means a run started and has not ended in
 # the log; whether a process still holds it is a question for the claim, not the fold.
@@ -77,6 +79,10 @@ class State:
     replayed_results: int = 0
     needed_person: bool = False
     compactions: list[dict[str, Any]] = field(default_factory=list)
+    # Context edits by message index (as a string): a replacement message, or None if dropped.
+    compacted: dict[str, Any] = field(default_factory=dict)
+    # tool_resolved events counted by decision, then by who decided: {"retried": {"runtime": 2}}
+    resolutions: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain map for snapshots and ``--json``; ``from_dict`` inverts it."""
@@ -92,6 +98,10 @@ class State:
     def is_finished(self) -> bool:
         """Whether the task has ended for good (succeeded, failed or cancelled)."""
         return self.status in FINAL_STATUSES
+
+    def context_messages(self) -> list[dict[str, Any]]:
+        """The conversation as the model sees it, after compaction (``core.context``)."""
+        return context_view(self.messages, self.compacted)
 
     def pending_calls(self) -> list[dict[str, Any]]:
         """Calls of the latest model turn whose result is not recorded, in the model's order."""
@@ -126,6 +136,11 @@ def _task_created(state: State, e: TaskCreated) -> None:
     state.task_id, state.goal, state.agent = e.task_id, e.goal, e.agent
     state.workspace, state.parent, state.created_at = e.workspace, e.parent, e.ts
     state.messages = list(e.messages)
+    # A fork starts from its parent's conversation and counts the parent's model turns as its
+    # own steps, so a scripted model continues its script and max_steps covers the whole
+    # conversation; tokens, cost and time count only what this task spends (docs/cli.md).
+    inherited = (e.parent or {}).get("steps")
+    state.steps = inherited if type(inherited) is int and inherited > 0 else 0
 
 
 def _run_started(state: State, e: RunStarted) -> None:
@@ -144,7 +159,7 @@ def _model_responded(state: State, e: ModelResponded) -> None:
     state.input_tokens += int(e.usage.get("input_tokens", 0))
     state.output_tokens += int(e.usage.get("output_tokens", 0))
     state.cost_usd += e.cost_usd or 0.0
-    state.messages.append(e.message)
+    state.messages.append({**e.message, "seq": e.seq, "tokens": message_tokens(e.message)})
     # A new turn replaces the finished calls of the previous one.
     state.calls = {k: c for k, c in state.calls.items() if c["status"] != CALL_DONE}
     for call in e.message.get("tool_calls") or ():
@@ -174,8 +189,10 @@ def _tool_completed(state: State, e: ToolCompleted) -> None:
     call = _call(state, e.call_id, "", {})
     _record_result(state, call, e.output, e.is_error, e.seq)
     for change in e.files:
+        earlier = state.files.get(change["path"])
         state.files[change["path"]] = {
-            "before": change.get("before"),
+            # the content before the task first changed the file, so show/diff say "created"
+            "before": earlier["before"] if earlier is not None else change.get("before"),
             "after": change.get("after"),
             "seq": e.seq,
         }
@@ -184,6 +201,8 @@ def _tool_completed(state: State, e: ToolCompleted) -> None:
 def _tool_resolved(state: State, e: ToolResolved) -> None:
     call = _call(state, e.call_id, "", {})
     call.setdefault("resolutions", []).append({"decision": e.decision, "by": e.by, "seq": e.seq})
+    by_whom = state.resolutions.setdefault(e.decision, {})
+    by_whom[e.by] = by_whom.get(e.by, 0) + 1
     if e.by == "user":
         state.needed_person = True
     if e.decision == "approved":
@@ -211,10 +230,10 @@ def _context_compacted(state: State, e: ContextCompacted) -> None:
     state.compactions.append(
         {"seq": e.seq, "tokens_before": e.tokens_before, "tokens_after": e.tokens_after}
     )
-    for item in e.replacements:
+    for item in e.replacements:  # the originals stay in state.messages (and in the log)
         index = item.get("index")
         if isinstance(index, int) and 0 <= index < len(state.messages):
-            state.messages[index] = item["message"]
+            state.compacted[str(index)] = item.get("message")
 
 
 def _run_stopped(state: State, e: RunStopped) -> None:
@@ -258,9 +277,16 @@ def _record_result(
     state: State, call: dict[str, Any], output: str, is_error: bool, seq: int
 ) -> None:
     call["status"], call["result_seq"], call["is_error"] = CALL_DONE, seq, is_error
-    state.messages.append(
-        {"role": "tool", "content": output, "tool_call_id": call["call_id"], "name": call["tool"]}
-    )
+    cap = (state.agent.get("context") or {}).get("tool_output_tokens", DEFAULT_TOOL_OUTPUT_TOKENS)
+    message = {
+        "role": "tool",
+        "content": cap_tool_output(output, seq, cap),
+        "tool_call_id": call["call_id"],
+        "name": call["tool"],
+        "seq": seq,
+    }
+    message["tokens"] = message_tokens(message)
+    state.messages.append(message)
 
 
 def _seconds_between(start: str, end: str) -> float:

@@ -7,18 +7,14 @@ No I/O here.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from agentrun.core.conversation import INVALID_ARGUMENTS_KEY, Message, ModelReply, ModelRequest
+from agentrun.core.tokens import CHARS_PER_TOKEN, estimate_tokens, messages_tokens
 
 # Callback for live progress: receives each streamed text delta as it arrives.
 TextCallback = Callable[[str], None]
-
-# English prose and code average about four characters per token with the common BPE
-# tokenizers; good enough for budgets when a provider reports no usage, never for billing.
-CHARS_PER_TOKEN = 4
 
 
 @runtime_checkable
@@ -40,21 +36,9 @@ class Model(Protocol):
         ...
 
 
-def estimate_tokens(text: str) -> int:
-    """Estimate the tokens of ``text`` at ~4 characters per token (0 for empty text)."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
-
-
 def estimate_message_tokens(messages: Iterable[Message]) -> int:
-    """Estimate the tokens of messages: their text plus their tool calls' names and arguments."""
-    total = 0
-    for message in messages:
-        total += estimate_tokens(message.content)
-        for call in message.tool_calls:
-            total += estimate_tokens(call.name) + estimate_tokens(
-                json.dumps(call.arguments, ensure_ascii=False)
-            )
-    return total
+    """Estimate the tokens of messages with the one estimator of ``agentrun.core.tokens``."""
+    return messages_tokens(m.to_dict() for m in messages)
 
 
 def parse_tool_arguments(raw: str) -> dict[str, Any]:
@@ -71,3 +55,6 @@ def parse_tool_arguments(raw: str) -> dict[str, Any]:
     except ValueError:
         return {INVALID_ARGUMENTS_KEY: raw}
     return value if isinstance(value, dict) else {INVALID_ARGUMENTS_KEY: raw}
+
+
+__all__ = ["CHARS_PER_TOKEN", "Model", "TextCallback", "estimate_message_tokens", "estimate_tokens"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agentrun import __version__
+from agentrun.core.context import plan_compaction
 from agentrun.core.conversation import Message, ModelRequest
 from agentrun.core.errors import (
     EXIT_FAILED,
@@ -31,6 +32,7 @@ from agentrun.core.errors import (
 )
 from agentrun.core.events import (
     CancelRequested,
+    ContextCompacted,
     Event,
     ModelResponded,
     RunStarted,
@@ -48,6 +50,7 @@ from agentrun.core.state import (
     SUCCEEDED,
     State,
 )
+from agentrun.core.tokens import estimate_tokens, tools_tokens
 from agentrun.runtime.budgets import check_budgets, turn_cost
 from agentrun.runtime.check import run_check
 from agentrun.runtime.reporter import Reporter
@@ -58,6 +61,7 @@ from agentrun.store.local import LocalTaskStore
 
 OUTPUT_INLINE_LIMIT = 256 * 1024
 FINISH_TOOL = "finish"
+RECALL_TOOL = "recall"
 DEDUP_WINDOW_S = 24 * 3600
 
 
@@ -193,9 +197,13 @@ class Runner:
 
     def _load_agent(self, spec: AgentSpec) -> tuple[Any, Any]:
         from agentrun.models.registry import resolve_model
+        from agentrun.runtime.recall import make_recall
         from agentrun.tools.loader import load_toolbox
+        from agentrun.tools.registry import Toolbox, make_tool
 
         toolbox = load_toolbox(spec.tools, base_dir=Path(spec.base_dir))
+        if RECALL_TOOL not in toolbox:
+            toolbox = Toolbox([*toolbox.tools(), make_tool(make_recall(self.store, self.task_id))])
         model = resolve_model(
             spec.model, base_dir=Path(spec.base_dir), options=self.options.model_options
         )
@@ -204,6 +212,7 @@ class Runner:
     # -- a model turn ------------------------------------------------------------------------
 
     def _model_turn(self, spec: AgentSpec, toolbox: Any, model: Any) -> None:
+        self._compact(spec, toolbox)
         state = self.state
         request = ModelRequest(
             messages=tuple(build_messages(spec, state)), tools=toolbox.specs(), turn=state.steps
@@ -233,6 +242,32 @@ class Runner:
         self._append(events, sync=sync)
         if len(events) > 1:
             self._intended_here.add(first["id"])
+
+    def _compact(self, spec: AgentSpec, toolbox: Any) -> None:
+        """Shrink the context under ``[context] max_tokens`` before a turn (``core.context``).
+
+        A pure function of the state decides, so a resumed run compacts identically; the event
+        needs no sync of its own (if lost, the same compaction is planned again).
+        """
+        max_tokens = spec.context.get("max_tokens")
+        if not max_tokens:
+            return
+        state = self.state
+        fixed = estimate_tokens(spec.system) + estimate_tokens(state.goal) + 8
+        fixed += tools_tokens(t.to_dict() for t in toolbox.specs())
+        plan = plan_compaction(
+            state.messages, state.compacted, fixed_tokens=fixed, max_tokens=int(max_tokens)
+        )
+        if plan is None:
+            return
+        replacements, before, after = plan
+        self._emit(
+            ContextCompacted,
+            sync=False,
+            replacements=replacements,
+            tokens_before=before,
+            tokens_after=after,
+        )
 
     def _runs_without_asking(self, call: dict[str, Any], spec: AgentSpec, toolbox: Any) -> bool:
         if self.stop.is_set or call["name"] in spec.approve or call["name"] not in toolbox:
@@ -481,7 +516,7 @@ def build_messages(spec: AgentSpec, state: State) -> list[Message]:
     if spec.system:
         messages.append(Message(role="system", content=spec.system))
     messages.append(Message(role="user", content=state.goal))
-    messages.extend(Message.from_dict(m) for m in state.messages)
+    messages.extend(Message.from_dict(m) for m in state.context_messages())
     return messages
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentrun.core.conversation import INVALID_ARGUMENTS_KEY, Message, ToolCall
+from agentrun.core.tokens import MESSAGE_OVERHEAD
 from agentrun.models.base import estimate_message_tokens, estimate_tokens, parse_tool_arguments
 
 
@@ -17,8 +18,8 @@ def test_estimate_message_tokens_counts_tool_calls() -> None:
     plain = Message("assistant", "12345678")
     calling = Message("assistant", "12345678", (ToolCall("c", "ls", {"path": "."}),))
 
-    assert estimate_message_tokens([plain]) == 2
-    assert estimate_message_tokens([calling]) > 2
+    assert estimate_message_tokens([plain]) == 2 + MESSAGE_OVERHEAD
+    assert estimate_message_tokens([calling]) > 2 + MESSAGE_OVERHEAD
 
 
 @pytest.mark.parametrize(

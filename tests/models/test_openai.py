@@ -22,6 +22,7 @@ from agentrun.core.errors import (
     ModelResponseError,
     ModelUnavailableError,
 )
+from agentrun.core.tokens import MESSAGE_OVERHEAD
 from agentrun.models.openai import OpenAIModel
 from agentrun.models.options import ModelOptions
 
@@ -383,7 +384,7 @@ def test_usage_is_estimated_when_the_server_reports_none(
 
     reply = make_model(server, sleep).complete(REQUEST)
 
-    assert reply.usage.output_tokens == 2
+    assert reply.usage.output_tokens == 2 + MESSAGE_OVERHEAD  # 8 characters + framing
     assert reply.usage.input_tokens > 0
 
 

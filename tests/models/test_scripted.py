@@ -10,6 +10,7 @@ import pytest
 
 from agentrun.core.conversation import Message, ModelRequest, ToolCall, Usage
 from agentrun.core.errors import ModelError, SpecError
+from agentrun.core.tokens import MESSAGE_OVERHEAD
 from agentrun.models.options import ModelOptions
 from agentrun.models.scripted import ScriptedModel
 
@@ -108,7 +109,7 @@ def test_usage_from_the_script(script_path: Path) -> None:
 def test_usage_estimated_without_one(script_path: Path) -> None:
     usage = scripted(script_path).complete(request(0)).usage
 
-    assert usage.input_tokens == 6  # 23 characters of prompt at ~4 per token
+    assert usage.input_tokens == 6 + MESSAGE_OVERHEAD  # 23 characters at ~4 per token
     assert usage.output_tokens > 0
 
 

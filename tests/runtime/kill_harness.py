@@ -25,12 +25,15 @@ from tests.runtime.agents import TestAgent
 SIDE_EFFECT_TOOLS = {"charge", "notify"}
 VOLATILE = {"run", "attempts", "crashes", "active_seconds", "updated_at", "created_at"}
 VOLATILE |= {"last_seq", "calls", "task_id", "needed_person", "stop_reason", "stop_detail"}
+VOLATILE |= {"resolutions"}  # how in-doubt calls were settled differs by where the kill landed
 
 
 def comparable(state_dict: dict[str, Any]) -> dict[str, Any]:
     """The parts of a final state that must equal an uninterrupted run's (INV-DETERMINISM)."""
     data = {k: v for k, v in state_dict.items() if k not in VOLATILE}
     data["files"] = {p: f["after"] for p, f in state_dict["files"].items()}
+    # Seqs shift with every extra run_started; what was said must not.
+    data["messages"] = [{k: v for k, v in m.items() if k != "seq"} for m in data["messages"]]
     data["agent"] = {k: v for k, v in state_dict["agent"].items() if k not in ("base_dir",)}
     data.pop("workspace", None)
     data["agent"].pop("workspace", None)
