@@ -5,10 +5,14 @@ the edits of every ``context_compacted`` event applied (``State.compacted``). ``
 is a pure function of the state, so a resumed task compacts at the same points, the same way,
 and sends byte-identical prompts. Order of shrinking:
 
-1. shorten old tool outputs to a head and a tail, with a marker naming the event that holds the
-   original (``recall(seq)`` reads it back);
+1. shorten old tool outputs to a head and a tail, with a marker naming the message, whose
+   original ``recall(message=N)`` reads back from the log;
 2. drop the oldest turns (an assistant message with its tool results), leaving one marker that
-   names the events dropped.
+   names the messages dropped.
+
+Markers name messages by their number in the conversation (1-based), not by event seq: a resume
+adds ``run_started`` events and shifts seqs, and the prompt must not change with it. Each
+replacement in a ``context_compacted`` event records both the message index and the event seq.
 
 Never touched: the system prompt, the goal, and the latest turn. No I/O here.
 """
@@ -19,27 +23,33 @@ from typing import Any
 
 from agentrun.core.tokens import estimate_tokens, message_tokens
 
+
+def _tokens(message: dict[str, Any]) -> int:
+    """A message's estimate, from the fold's cache when it has one."""
+    cached = message.get("tokens")
+    return cached if type(cached) is int else message_tokens(message)
+
 DEFAULT_TOOL_OUTPUT_TOKENS = 8000  # per-call cap on what a tool output puts in the context
 SHORTEN_HEAD = 600
 SHORTEN_TAIL = 600
 SHORTEN_ABOVE_TOKENS = 400
 
 
-def shorten(text: str, seq: int, *, head: int = SHORTEN_HEAD, tail: int = SHORTEN_TAIL) -> str:
-    """Keep the head and tail of ``text``; the marker names event ``seq`` for ``recall``."""
+def shorten(text: str, number: int, *, head: int = SHORTEN_HEAD, tail: int = SHORTEN_TAIL) -> str:
+    """Keep the head and tail of ``text``; the marker names message ``number`` for ``recall``."""
     omitted = len(text) - head - tail
     return (
-        f"{text[:head]}\n[… {omitted} characters omitted; recall(seq={seq}) returns the whole "
-        f"original …]\n{text[-tail:]}"
+        f"{text[:head]}\n[… {omitted} characters omitted; recall(message={number}) returns the "
+        f"whole original …]\n{text[-tail:]}"
     )
 
 
-def cap_tool_output(text: str, seq: int, cap_tokens: int) -> str:
-    """A tool output as it enters the context: whole if under the cap, else shortened."""
+def cap_tool_output(text: str, number: int, cap_tokens: int) -> str:
+    """A tool output as it enters the context (message ``number``): whole if under the cap."""
     if estimate_tokens(text) <= cap_tokens:
         return text
     keep = max(200, cap_tokens * 4 // 2 - 100)
-    return shorten(text, seq, head=keep, tail=keep)
+    return shorten(text, number, head=keep, tail=keep)
 
 
 def context_view(messages: list[dict[str, Any]], compacted: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,7 +81,7 @@ def plan_compaction(
     """
     current = {i: _current(messages, compacted, i) for i in range(len(messages))}
     live = [i for i, m in current.items() if m is not None]
-    before = fixed_tokens + sum(message_tokens(current[i]) for i in live)
+    before = fixed_tokens + sum(_tokens(current[i]) for i in live)
     if before <= max_tokens:
         return None
     protected = set(_latest_turn(messages, live))
@@ -82,11 +92,11 @@ def plan_compaction(
         if index in protected or message["role"] != "tool" or total <= max_tokens:
             continue
         content = message.get("content") or ""
-        if estimate_tokens(content) <= SHORTEN_ABOVE_TOKENS or "recall(seq=" in content:
+        if estimate_tokens(content) <= SHORTEN_ABOVE_TOKENS or "recall(message=" in content:
             continue
-        replacement = {**message, "content": shorten(content, message.get("seq", 0))}
+        replacement = {**message, "content": shorten(content, index + 1)}
         replacement["tokens"] = message_tokens(replacement)
-        total -= message_tokens(message) - replacement["tokens"]
+        total -= _tokens(message) - replacement["tokens"]
         edits[index] = replacement
     if total > max_tokens:  # 2: drop the oldest turns, keeping one marker
         total = _drop_turns(messages, current, live, protected, edits, total, max_tokens)
@@ -132,37 +142,37 @@ def _drop_turns(
     max_tokens: int,
 ) -> int:
     marker_index = next((i for i, m in current.items() if m is not None and _is_marker(m)), None)
-    first_seq = last_seq = None
+    first = last = None
     if marker_index is not None:
         marker_now = current[marker_index]
         assert marker_now is not None
-        first_seq, last_seq = marker_now["dropped"]
-        total -= message_tokens(marker_now)
+        first, last = marker_now["dropped"]
+        total -= _tokens(marker_now)
     for group in _turns(messages, [i for i in live if i != marker_index]):
         if total <= max_tokens or set(group) & protected:
             break
         for index in group:
             message = edits.get(index) or current[index]
             assert message is not None
-            total -= message_tokens(message)
+            total -= _tokens(message)
             edits[index] = None
-            seq = messages[index].get("seq", 0)
-            first_seq = seq if first_seq is None else min(first_seq, seq)
-            last_seq = seq if last_seq is None else max(last_seq, seq)
+            number = index + 1
+            first = number if first is None else min(first, number)
+            last = number if last is None else max(last, number)
         if marker_index is None:
             marker_index = group[0]
     if marker_index is None:
         return total
-    # Turns are dropped oldest first, so what is gone is one range of events.
+    # Turns are dropped oldest first, so what is gone is one range of messages.
     marker = {
         "role": "user",
         "content": (
-            f"[Earlier messages (events {first_seq} to {last_seq}) were removed to fit the "
-            "context window. Call recall(seq) with an event number to read one of them.]"
+            f"[Messages {first} to {last} of this conversation were removed to fit the context "
+            "window. Call recall(message=N) to read one of them.]"
         ),
         "seq": messages[marker_index].get("seq", 0),
         "marker": True,
-        "dropped": [first_seq, last_seq],
+        "dropped": [first, last],
     }
     marker["tokens"] = message_tokens(marker)
     edits[marker_index] = marker

@@ -280,7 +280,7 @@ def _record_result(
     cap = (state.agent.get("context") or {}).get("tool_output_tokens", DEFAULT_TOOL_OUTPUT_TOKENS)
     message = {
         "role": "tool",
-        "content": cap_tool_output(output, seq, cap),
+        "content": cap_tool_output(output, len(state.messages) + 1, cap),
         "tool_call_id": call["call_id"],
         "name": call["tool"],
         "seq": seq,

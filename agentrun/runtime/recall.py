@@ -1,14 +1,17 @@
-"""``recall(seq)``: the built-in tool with which an agent reads back what compaction took away.
+"""``recall(message)``: the built-in tool with which an agent reads back what compaction took.
 
-Every original stays in the log (or in a blob it names), so nothing the context loses is lost.
+Markers in the context name a message by its number in the conversation; the state knows the
+event that recorded it, and every original stays in the log (or in a blob it names).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from agentrun.core.events import ModelResponded, ToolCompleted, to_record
+from agentrun.core.state import State
 from agentrun.store.local import LocalTaskStore
 
 
@@ -39,17 +42,28 @@ def _assistant_text(message: dict[str, Any]) -> str:
     return text
 
 
-def make_recall(store: LocalTaskStore, task_id: str) -> Any:
-    """The ``recall`` tool bound to one task."""
+def recall_message(store: LocalTaskStore, state: State, number: int) -> str:
+    """The original of message ``number`` (1-based) of the task's conversation."""
+    if not 1 <= number <= len(state.messages):
+        return f"error: there is no message {number}; the conversation has {len(state.messages)}"
+    message = state.messages[number - 1]
+    seq = message.get("seq")
+    if seq is None:  # a message the task started with (a fork), held whole in the state
+        return message.get("content") or ""
+    return recall_text(store, state.task_id, seq)
+
+
+def make_recall(store: LocalTaskStore, current_state: Callable[[], State]) -> Any:
+    """The ``recall`` tool bound to a running task (``current_state`` gives its live state)."""
     from agentrun.tools.decorator import tool
 
     @tool(effect="read", name="recall")
-    def recall(seq: int) -> str:
-        """Read back the original of a message that was shortened or removed from the context.
+    def recall(message: int) -> str:
+        """Read back the whole original of a message that was shortened or removed from the context.
 
         Args:
-            seq: The event number named in the marker, e.g. 42 for "recall(seq=42)".
+            message: The message number named in the marker, e.g. 12 for "recall(message=12)".
         """
-        return recall_text(store, task_id, seq)
+        return recall_message(store, current_state(), message)
 
     return recall

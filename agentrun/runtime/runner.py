@@ -203,7 +203,8 @@ class Runner:
 
         toolbox = load_toolbox(spec.tools, base_dir=Path(spec.base_dir))
         if RECALL_TOOL not in toolbox:
-            toolbox = Toolbox([*toolbox.tools(), make_tool(make_recall(self.store, self.task_id))])
+            recall = make_recall(self.store, lambda: self.state)
+            toolbox = Toolbox([*toolbox.tools(), make_tool(recall)])
         model = resolve_model(
             spec.model, base_dir=Path(spec.base_dir), options=self.options.model_options
         )

@@ -165,7 +165,7 @@ class LocalTaskStore:
         """The task's events from ``from_seq`` on, streamed segment by segment."""
         log_dir = self._existing_log_dir(task_id)
         try:
-            for _name, record in iter_records(self.ops, log_dir):
+            for _name, record in iter_records(self.ops, log_dir, from_seq=from_seq):
                 if record.event.seq >= from_seq:
                     yield record.event
         except CorruptRecordError as exc:

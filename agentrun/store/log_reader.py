@@ -37,9 +37,12 @@ def read_header(ops: FileOps, path: str, data: bytes) -> SegmentHeader | None:
 
 
 def iter_records(
-    ops: FileOps, log_dir: str, *, start: Position | None = None
+    ops: FileOps, log_dir: str, *, start: Position | None = None, from_seq: int = 1
 ) -> Iterator[tuple[str, Record]]:
     """Yield ``(segment name, record)`` for every valid record, after ``start`` if given.
+
+    ``from_seq`` skips whole segments that end before it (records before it in the first
+    segment read are still yielded; the caller filters).
 
     Raises ``CorruptLogError`` naming segment, offset and reason for a bad record that is not a
     torn tail (rule 14), and for a gap between segments (rule 12).
@@ -51,6 +54,8 @@ def iter_records(
         is_last = index == len(segments) - 1
         if start is not None and name < start.segment:
             continue  # names sort by seq: wholly before the starting point
+        if index + 1 < len(segments) and segments[index + 1][0] <= from_seq:
+            continue  # the next segment starts at or before from_seq: this one ends before it
         data = ops.read_file(path)
         try:
             header = read_header(ops, path, data)

@@ -89,3 +89,15 @@ def notify(text: str, ctx: ToolContext) -> str:
     """
     _record("notify", ctx)
     return "notified"
+
+
+@tool(effect="read")
+def blob(index: int, size: int = 5000) -> str:
+    """Return a large deterministic text (for context-window tests).
+
+    Args:
+        index: Which text.
+        size: Characters.
+    """
+    line = f"line of text {index} "
+    return (line * (size // len(line) + 1))[:size]
