@@ -29,6 +29,7 @@ def _tokens(message: dict[str, Any]) -> int:
     cached = message.get("tokens")
     return cached if type(cached) is int else message_tokens(message)
 
+
 DEFAULT_TOOL_OUTPUT_TOKENS = 8000  # per-call cap on what a tool output puts in the context
 SHORTEN_HEAD = 600
 SHORTEN_TAIL = 600
