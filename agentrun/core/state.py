@@ -9,7 +9,7 @@ No I/O and no clock here.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -85,8 +85,12 @@ class State:
     resolutions: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain map for snapshots and ``--json``; ``from_dict`` inverts it."""
-        return asdict(self)
+        """A plain map for snapshots and ``--json``; ``from_dict`` inverts it.
+
+        Shallow: the map shares the state's lists and dicts, so treat it as read-only (``fold``
+        and ``from_dict`` copy what they keep).
+        """
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> State:
@@ -110,6 +114,9 @@ class State:
     def in_doubt_calls(self) -> list[dict[str, Any]]:
         """Calls whose intent is durable but whose outcome is unknown."""
         return [c for c in self.calls.values() if c["status"] == CALL_INTENDED]
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(State))
 
 
 def fold(events: Any, base: State | None = None) -> State:

@@ -106,6 +106,8 @@ class Runner:
         self.options = options or RunOptions()
         self.stop = stop or StopFlag()
         self._intended_here: set[str] = set()
+        self._messages: dict[int, tuple[Any, Message]] = {}
+        self._workspace: Path | None = None
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -216,7 +218,9 @@ class Runner:
         self._compact(spec, toolbox)
         state = self.state
         request = ModelRequest(
-            messages=tuple(build_messages(spec, state)), tools=toolbox.specs(), turn=state.steps
+            messages=tuple(build_messages(spec, state, self._messages)),
+            tools=toolbox.specs(),
+            turn=state.steps,
         )
         reply = model.complete(request, on_text=self.reporter.text)
         message = _unique_call_ids(reply.message.to_dict())
@@ -400,11 +404,12 @@ class Runner:
     def _context(self, call: dict[str, Any]) -> Any:
         from agentrun.tools.context import ToolContext
 
-        spec = AgentSpec.from_dict(self.state.agent)
+        if self._workspace is None:
+            self._workspace = Path(AgentSpec.from_dict(self.state.agent).workspace)
         return ToolContext(
             task_id=self.task_id,
             call_id=call["call_id"],
-            workspace=Path(spec.workspace),
+            workspace=self._workspace,
             idempotency_key=call.get("idempotency_key") or "",
             arguments=call["arguments"],
             stop=self.stop.event,
@@ -511,13 +516,25 @@ class Runner:
             return
 
 
-def build_messages(spec: AgentSpec, state: State) -> list[Message]:
-    """The conversation sent to the model: system prompt, the goal, then the task's messages."""
+def build_messages(
+    spec: AgentSpec, state: State, cache: dict[int, tuple[Any, Message]] | None = None
+) -> list[Message]:
+    """The conversation sent to the model: system prompt, the goal, then the task's context.
+
+    ``cache`` maps message dicts (by identity; the state keeps them alive) to their ``Message``,
+    so a long run converts each message once instead of once per turn.
+    """
     messages = []
     if spec.system:
         messages.append(Message(role="system", content=spec.system))
     messages.append(Message(role="user", content=state.goal))
-    messages.extend(Message.from_dict(m) for m in state.context_messages())
+    for data in state.context_messages():
+        hit = cache.get(id(data)) if cache is not None else None
+        if hit is None or hit[0] is not data:
+            hit = (data, Message.from_dict(data))
+            if cache is not None:
+                cache[id(data)] = hit
+        messages.append(hit[1])
     return messages
 
 

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -84,7 +85,7 @@ class LocalTaskStore:
     def prepare_home(self) -> None:
         """Create the home if needed and check it (rules 1, 22); writers call this first."""
         self.warnings += check_filesystem(self.home, allow_network_fs=self.allow_network_fs)
-        self.warnings += ensure_home(self.home)
+        self.warnings += ensure_home(self.home, self.ops)
 
     def create(
         self,
@@ -246,7 +247,7 @@ class LocalTaskStore:
                 raise self._storage_error(f"delete task {task_id}", exc) from None
         finally:
             claim.release()
-        _remove_tree(trash)
+        _remove_tree(self.ops, trash)
         return freed
 
     def request_cancel(self, task_id: str, by: str) -> None:
@@ -265,7 +266,7 @@ class LocalTaskStore:
         removed = []
         for name in self.ops.listdir(str(self.tasks_dir)) if self.tasks_dir.exists() else []:
             if name.startswith((".trash-", ".new-")):
-                _remove_tree(os.path.join(str(self.tasks_dir), name))
+                _remove_tree(self.ops, os.path.join(str(self.tasks_dir), name))
                 removed.append(name)
         return removed
 
@@ -458,6 +459,8 @@ class LocalTaskWriter:
     def take_cancel_request(self) -> str | None:
         """Who asked to cancel (and forget the request), or ``None`` if nobody did."""
         path = os.path.join(self._task_dir, CANCEL_REQUEST)
+        if not os.path.lexists(path):  # checked every step: one stat, no open
+            return None
         try:
             by = self._ops.read_file(path).decode("utf-8", "replace")
         except FileNotFoundError:
@@ -517,10 +520,30 @@ def _tree_bytes(root: str) -> int:
     return total
 
 
-def _remove_tree(path: str) -> None:
-    import shutil
+def _remove_tree(ops: FileOps, path: str) -> None:
+    """Remove a directory tree through ``ops``, best effort (leftovers are retried later).
 
-    shutil.rmtree(path, ignore_errors=True)
+    Called only on a tree already renamed out of sight (``.trash-*``, ``.new-*``): an
+    interrupted removal leaves debris that readers skip and the next prune removes (rule 5).
+    Symlinks are unlinked, never followed.
+    """
+    try:
+        names = ops.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        child = os.path.join(path, name)
+        try:
+            is_dir = stat.S_ISDIR(os.lstat(child).st_mode)
+        except OSError:
+            continue
+        if is_dir:
+            _remove_tree(ops, child)
+        else:
+            with contextlib.suppress(OSError):
+                ops.unlink(child)
+    with contextlib.suppress(OSError):
+        ops.rmdir(path)
 
 
 __all__ = ["LocalTaskStore", "LocalTaskWriter", "Position", "is_leftover"]

@@ -9,6 +9,7 @@ damage on disk a person should know about.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 
@@ -91,7 +92,7 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
             squashed = squashed or record.event.kind == "task_squashed"
             apply(state, record.event)
             if record.event.seq in snapshot_seqs:
-                states_at[record.event.seq] = state.to_dict()
+                states_at[record.event.seq] = copy.deepcopy(state.to_dict())
         report.events += len(scan.records)
         expected = header.first_seq + len(scan.records)
         if scan.bad is not None:
