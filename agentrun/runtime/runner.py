@@ -106,7 +106,7 @@ class Runner:
         self.options = options or RunOptions()
         self.stop = stop or StopFlag()
         self._intended_here: set[str] = set()
-        self._messages: dict[int, tuple[Any, Message]] = {}
+        self._context_cache = _ContextCache()
         self._workspace: Path | None = None
 
     # -- the run -----------------------------------------------------------------------------
@@ -218,7 +218,7 @@ class Runner:
         self._compact(spec, toolbox)
         state = self.state
         request = ModelRequest(
-            messages=tuple(build_messages(spec, state, self._messages)),
+            messages=tuple(self._context_cache.build(spec, state)),
             tools=toolbox.specs(),
             turn=state.steps,
         )
@@ -516,26 +516,35 @@ class Runner:
             return
 
 
-def build_messages(
-    spec: AgentSpec, state: State, cache: dict[int, tuple[Any, Message]] | None = None
-) -> list[Message]:
-    """The conversation sent to the model: system prompt, the goal, then the task's context.
+def build_messages(spec: AgentSpec, state: State) -> list[Message]:
+    """The conversation sent to the model: system prompt, the goal, then the task's context."""
+    return _head(spec, state) + [Message.from_dict(m) for m in state.context_messages()]
 
-    ``cache`` maps message dicts (by identity; the state keeps them alive) to their ``Message``,
-    so a long run converts each message once instead of once per turn.
+
+def _head(spec: AgentSpec, state: State) -> list[Message]:
+    head = [Message(role="system", content=spec.system)] if spec.system else []
+    return [*head, Message(role="user", content=state.goal)]
+
+
+class _ContextCache:
+    """``build_messages`` for a long run: converts each new message once, not once per turn.
+
+    The context only grows between compactions; a compaction makes it start over.
     """
-    messages = []
-    if spec.system:
-        messages.append(Message(role="system", content=spec.system))
-    messages.append(Message(role="user", content=state.goal))
-    for data in state.context_messages():
-        hit = cache.get(id(data)) if cache is not None else None
-        if hit is None or hit[0] is not data:
-            hit = (data, Message.from_dict(data))
-            if cache is not None:
-                cache[id(data)] = hit
-        messages.append(hit[1])
-    return messages
+
+    def __init__(self) -> None:
+        self._messages: list[Message] = []
+        self._seen = 0
+        self._compactions = -1
+
+    def build(self, spec: AgentSpec, state: State) -> list[Message]:
+        if self._compactions != len(state.compactions) or self._seen > len(state.messages):
+            self._messages = [Message.from_dict(m) for m in state.context_messages()]
+            self._compactions = len(state.compactions)
+        else:
+            self._messages += [Message.from_dict(m) for m in state.messages[self._seen :]]
+        self._seen = len(state.messages)
+        return _head(spec, state) + self._messages
 
 
 def _final_answer(state: State) -> tuple[str, str] | None:
