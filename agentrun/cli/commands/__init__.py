@@ -12,8 +12,8 @@ def register_all(app: typer.Typer) -> None:
     global _registered
     if _registered:
         return
-    from agentrun.cli.commands import inspect, queue, run, verify
+    from agentrun.cli.commands import fork, history, inspect, queue, run, stats, verify
 
-    for module in (run, queue, inspect, verify):
+    for module in (run, queue, inspect, history, fork, stats, verify):
         module.register(app)
     _registered = True

@@ -1,117 +1,113 @@
-"""``agentrun ls`` and ``agentrun show``: what tasks exist and what state one is in."""
+"""``agentrun ls`` and ``agentrun show``: what tasks exist and what state one is in.
+
+Readers only (rule 17): ``ls`` reads summaries (rebuilt in memory when missing or stale, never
+written), ``show`` folds the log. Neither writes a byte under the home.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agentrun.cli.output import print_json, stdout
+from agentrun.cli.output import print_json, stdout, warn
 from agentrun.cli.settings import settings
+from agentrun.cli.views import INTERRUPTED, TaskRow, task_row, task_view, to_json
+from agentrun.core.errors import AgentrunError, TaskNotFoundError, UsageError
+from agentrun.core.state import RUNNING
+from agentrun.core.stats import STATUSES
 
-STATUS_STYLE = {
-    "succeeded": "green",
-    "failed": "red",
-    "cancelled": "dim",
-    "needs_attention": "yellow",
-    "paused": "cyan",
-    "running": "bold blue",
-    "interrupted": "magenta",
-    "queued": "white",
-}
+if TYPE_CHECKING:
+    from agentrun.store.local import LocalTaskStore
 
-
-def live_status(summary: dict[str, Any], is_claimed: bool) -> str:
-    """The status to show: a run the log calls running that nobody holds is interrupted."""
-    status = summary["status"]
-    if status == "running" and not is_claimed:
-        return "interrupted"
-    return status
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+TaskArg = Annotated[str, typer.Argument(help="Task id or unambiguous prefix.")]
 
 
 def ls(
     ctx: typer.Context,
     status: Annotated[
-        str | None, typer.Option("--status", help="Only tasks in this status.")
+        str | None,
+        typer.Option("--status", help="Only tasks in this status (e.g. needs_attention)."),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many tasks.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> int:
-    """List tasks, newest first, with status, steps, tokens and goal."""
-    store = settings(ctx).store()
-    rows = []
-    for task_id in reversed(store.task_ids()):
-        summary = store.summary(task_id)
-        claimed = summary["status"] == "running" and store.is_claimed(task_id)
-        shown = live_status(summary, claimed)
-        if status and shown != status:
-            continue
-        rows.append({**summary, "status": shown, "claimed": claimed})
-        if limit is not None and len(rows) >= limit:
-            break
+    """List tasks, newest first: status, steps, tokens, cost, age and goal."""
+    wanted = status.replace(" ", "_").replace("-", "_").lower() if status else None
+    if wanted is not None and wanted not in STATUSES:
+        raise UsageError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be 1 or more")
+    rows = list_rows(settings(ctx).store(), datetime.now(UTC))
+    if wanted is not None:
+        rows = [r for r in rows if r.status == wanted]
+    rows = rows[:limit] if limit is not None else rows
     if as_json:
-        print_json([_public(r) for r in rows])
-        return 0
-    from rich.table import Table
+        print_json_rows(to_json(rows))
+    else:
+        from agentrun.cli.renderers import render_rows
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "status", "steps", "tokens", "updated", "goal"):
-        table.add_column(column, no_wrap=column != "goal", overflow="ellipsis")
-    for r in rows:
-        style = STATUS_STYLE.get(r["status"], "")
-        table.add_row(
-            r["task_id"],
-            f"[{style}]{r['status']}[/]" if style else r["status"],
-            str(r["steps"]),
-            str(r["input_tokens"] + r["output_tokens"]),
-            r["updated_at"][:19].replace("T", " "),
-            r["goal"].splitlines()[0] if r["goal"] else "",
-        )
-    stdout().print(table if rows else "no tasks")
+        render_rows(stdout(), rows)
     return 0
+
+
+def list_rows(store: LocalTaskStore, now: datetime) -> list[TaskRow]:
+    """Every task's ``ls`` row, newest first; a task whose log is corrupt is named on stderr."""
+    rows = []
+    for task_id in store.task_ids():
+        try:
+            summary = store.summary(task_id)
+        except TaskNotFoundError:
+            continue  # deleted (pruned) while we listed
+        except AgentrunError as exc:
+            warn(f"task {task_id}: {exc}; `agentrun verify {task_id}` says more")
+            continue
+        claimed = summary["status"] == RUNNING and store.is_claimed(task_id)
+        rows.append(task_row(summary, is_claimed=claimed, now=now))
+    rows.sort(key=lambda r: (r.created_at, r.task_id), reverse=True)
+    return rows
+
+
+def print_json_rows(rows: list[dict[str, Any]]) -> None:
+    """A JSON array with one row a line: one document, and fast (the C encoder, no indent)."""
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    body = ",\n".join(encode(row) for row in rows)
+    sys.stdout.write(f"[\n{body}\n]\n" if rows else "[]\n")
 
 
 def show(
     ctx: typer.Context,
-    task: Annotated[str, typer.Argument(help="Task id or unambiguous prefix.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
+    task: TaskArg,
+    at: Annotated[
+        int | None, typer.Option("--at", help="The state as of this event (seq).")
+    ] = None,
+    as_json: JsonOpt = False,
 ) -> int:
-    """Show the state of a task: status, conversation, pending calls, usage."""
+    """Show the state of a task, now or as of an event: status, conversation, calls, files."""
     store = settings(ctx).store()
     task_id = store.resolve(task)
-    state = store.load(task_id).state
-    claimed = state.status == "running" and store.is_claimed(task_id)
-    data = state.to_dict()
-    data["status"] = live_status({"status": state.status}, claimed)
+    if at is None:
+        state = store.load(task_id).state
+        claimed = state.status == RUNNING and store.is_claimed(task_id)
+    else:
+        from agentrun.runtime.fork import state_at
+
+        state = state_at(store, task_id, at)
+        claimed = False
+    view = task_view(state, at_seq=at, is_claimed=claimed)
     if as_json:
-        print_json(data)
-        return 0
-    out = stdout()
-    out.print(f"[bold]{task_id}[/]  {data['status']}", highlight=False)
-    out.print(f"goal: {state.goal}", markup=False)
-    out.print(
-        f"steps {state.steps} · tool calls {state.tool_calls} · tokens "
-        f"{state.input_tokens}+{state.output_tokens} · attempts {state.attempts} · "
-        f"last event {state.last_seq}"
-    )
-    if state.stop_reason:
-        out.print(f"stopped: {state.stop_reason} {state.stop_detail}", markup=False)
-    if state.answer:
-        out.print(f"answer: {state.answer}", markup=False)
-    for call in state.pending_calls():
-        out.print(
-            f"pending call {call['call_id']}: {call['tool']} "
-            f"{json.dumps(call['arguments'])[:120]} ({call['status']})",
-            markup=False,
-        )
-    for path, change in sorted(state.files.items()):
-        out.print(f"changed {path}: {str(change['after'])[:12]}", markup=False)
+        print_json(to_json(view))
+    else:
+        from agentrun.cli.renderers import render_task
+
+        render_task(stdout(), view)
+    if view.state["status"] == INTERRUPTED:
+        print(f"the run stopped without a word; `agentrun resume {task_id}`", file=sys.stderr)
     return 0
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in ("format", "log_mark")}
 
 
 def register(app: typer.Typer) -> None:

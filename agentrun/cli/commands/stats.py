@@ -1,0 +1,70 @@
+"""``agentrun stats``: outcome SLOs (completion and success rates, steps, time, tokens, people).
+
+Reads summaries only, like ``ls`` (rule 17); the computation is ``core.stats``. A summary
+written before it counted ``resolutions`` is completed from the task's folded state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from agentrun.cli.output import print_json, stdout, warn
+from agentrun.cli.settings import settings
+from agentrun.cli.views import live_status, to_json
+from agentrun.core.durations import parse_duration
+from agentrun.core.errors import AgentrunError, TaskNotFoundError
+from agentrun.core.state import RUNNING
+
+if TYPE_CHECKING:
+    from agentrun.store.local import LocalTaskStore
+
+
+def stats(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only tasks created in this window, e.g. 7d.")
+    ] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent's tasks.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
+) -> int:
+    """Outcome SLOs: completion and success rates, time and steps per task, tokens, cost."""
+    from agentrun.core.stats import compute_stats
+
+    since_s = parse_duration(since) if since is not None else None
+    store = settings(ctx).store()
+    report = compute_stats(
+        _summaries(store), now=datetime.now(UTC), since_s=since_s, agent=agent or None
+    )
+    if as_json:
+        print_json(to_json(report))
+    else:
+        from agentrun.cli.renderers import render_stats
+
+        render_stats(stdout(), report)
+    return 0
+
+
+def _summaries(store: LocalTaskStore) -> list[dict[str, Any]]:
+    found = []
+    for task_id in store.task_ids():
+        try:
+            summary = dict(store.summary(task_id))
+            if "resolutions" not in summary:
+                summary["resolutions"] = store.load(task_id).state.resolutions
+        except TaskNotFoundError:
+            continue
+        except AgentrunError as exc:
+            warn(f"task {task_id} left out: {exc}")
+            continue
+        claimed = summary["status"] == RUNNING and store.is_claimed(task_id)
+        summary["status"] = live_status(summary["status"], claimed)
+        found.append(summary)
+    return found
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+    app.command()(stats)

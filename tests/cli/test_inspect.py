@@ -1,0 +1,128 @@
+"""``ls`` and ``show``: summaries newest first, live statuses, and the state as of any event."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from agentrun.core.state import fold
+from tests.cli.sample_tasks import (
+    finished_task,
+    interrupted_task,
+    ledger_env,  # noqa: F401
+    needs_attention_task,
+    store_at,
+)
+
+pytestmark = pytest.mark.usefixtures("ledger_env")
+
+
+def normalized(value):
+    """A value as it comes back from JSON (tuples become lists, keys strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def test_ls_lists_newest_first_with_status_usage_and_goal(cli, agentrun_home, tmp_path):
+    first = finished_task(agentrun_home, tmp_path, task_id="zz-first")
+    second = needs_attention_task(agentrun_home, tmp_path, task_id="aa-second")
+    rows = json.loads(cli("ls", "--json").out)
+    assert [r["task_id"] for r in rows] == [second, first]  # by creation time, not by id
+    done = rows[1]
+    assert done["status"] == "succeeded" and done["steps"] == 9
+    assert done["tokens"] == done["input_tokens"] + done["output_tokens"] > 0
+    assert done["goal"] == "do the thing" and done["age_seconds"] >= 0
+    assert done["created_at"].endswith("+00:00")
+    assert rows[0]["status"] == "needs_attention"
+
+
+def test_ls_shows_a_dead_run_as_interrupted_with_pid_host_and_since(cli, agentrun_home, tmp_path):
+    task_id = interrupted_task(agentrun_home, tmp_path)
+    (row,) = json.loads(cli("ls", "--json").out)
+    assert (row["task_id"], row["status"], row["claimed"]) == (task_id, "interrupted", False)
+    assert row["run"] == {
+        "pid": 4242,
+        "host": "build-1",
+        "since": "2026-11-26T08:15:00+00:00",
+        "attempt": 1,
+    }
+
+
+def test_ls_filters_by_status_and_limits(cli, agentrun_home, tmp_path):
+    finished_task(agentrun_home, tmp_path, task_id="done-1")
+    finished_task(agentrun_home, tmp_path, task_id="done-2")
+    needs_attention_task(agentrun_home, tmp_path)
+    waiting = json.loads(cli("ls", "--status", "needs_attention", "--json").out)
+    assert [r["task_id"] for r in waiting] == ["waiting"]
+    assert len(json.loads(cli("ls", "--status", "succeeded", "--limit", "1", "--json").out)) == 1
+    assert cli("ls", "--status", "bogus").code == 2
+
+
+def test_ls_human_table_names_columns_and_statuses(cli, agentrun_home, tmp_path):
+    finished_task(agentrun_home, tmp_path)
+    needs_attention_task(agentrun_home, tmp_path)
+    result = cli("ls")
+    assert result.code == 0
+    header, *lines = result.out.splitlines()
+    assert header.split() == ["id", "status", "steps", "tokens", "cost", "age", "goal"]
+    assert any("needs attention" in line for line in lines)
+    assert any(line.startswith("sample") and "succeeded" in line for line in lines)
+    assert "\x1b[" not in result.out  # NO_COLOR and not a terminal: no escape codes
+
+
+def test_ls_rebuilds_a_missing_summary_in_memory_without_writing_it(cli, agentrun_home, tmp_path):
+    task_id = finished_task(agentrun_home, tmp_path)
+    summary = agentrun_home / "tasks" / task_id / "summary"
+    os.unlink(summary)
+    (row,) = json.loads(cli("ls", "--json").out)
+    assert row["status"] == "succeeded" and row["steps"] == 9
+    assert not summary.exists()
+
+
+def test_show_at_every_event_equals_the_fold_of_that_many_events(cli, agentrun_home, tmp_path):
+    task_id = finished_task(agentrun_home, tmp_path)
+    events = list(store_at(agentrun_home).events(task_id))
+    for n in range(1, len(events) + 1):
+        shown = json.loads(cli("show", task_id, "--at", str(n), "--json").out)
+        expected = normalized(fold(events[:n]).to_dict())
+        assert {k: shown[k] for k in expected} == expected, f"event {n}"
+        assert shown["at_seq"] == n
+
+
+def test_show_now_has_the_conversation_budgets_and_changed_files(cli, agentrun_home, tmp_path):
+    task_id = finished_task(agentrun_home, tmp_path, extra="[budget]\nmax_steps = 50\n")
+    shown = json.loads(cli("show", task_id, "--json").out)
+    assert shown["status"] == "succeeded" and shown["at_seq"] is None
+    assert shown["budget"]["max_steps"] == {"limit": 50, "used": 9}
+    assert [m["role"] for m in shown["messages"]][:2] == ["assistant", "tool"]
+    assert shown["pending_calls"] == [] and shown["in_doubt_calls"] == []
+    (changed,) = shown["changed_files"]
+    assert changed["path"] == "out.txt" and changed["before"] is None and changed["after"]
+
+
+def test_show_names_the_pending_call_of_a_task_waiting_for_a_person(cli, agentrun_home, tmp_path):
+    task_id = needs_attention_task(agentrun_home, tmp_path)
+    shown = json.loads(cli("show", task_id, "--json").out)
+    (pending,) = shown["pending_calls"]
+    assert pending["tool"] == "charge" and pending["status"] == "requested"
+    human = cli("show", task_id).out
+    assert "needs attention" in human and f"pending {pending['call_id']}" in human
+
+
+def test_show_in_the_middle_of_a_call_lists_it_as_in_doubt(cli, agentrun_home, tmp_path):
+    task_id = finished_task(agentrun_home, tmp_path)
+    events = list(store_at(agentrun_home).events(task_id))
+    intent = next(e for e in events if e.kind == "tool_intended" and e.tool == "charge")
+    shown = json.loads(cli("show", task_id, "--at", str(intent.seq), "--json").out)
+    assert [c["call_id"] for c in shown["in_doubt_calls"]] == [intent.call_id]
+    assert shown["status"] == "running"  # as the log said then; no live claim probe for the past
+
+
+def test_show_human_output_names_status_goal_and_usage(cli, agentrun_home, tmp_path):
+    task_id = finished_task(agentrun_home, tmp_path)
+    out = cli("show", task_id).out
+    assert out.splitlines()[0].split() == [task_id, "succeeded"]
+    assert "goal     do the thing" in out
+    assert "9 steps" in out and "changed out.txt" in out
+    assert "charge(amount=5)" in out
