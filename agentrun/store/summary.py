@@ -41,6 +41,7 @@ def summarize(state: State, log_mark: list[Any]) -> dict[str, Any]:
         "active_seconds": state.active_seconds,
         "run": state.run,
         "needed_person": state.needed_person,
+        "resolutions": state.resolutions,
         "parent": state.parent,
     }
 
