@@ -208,21 +208,34 @@ def resume(
         ids = [store.resolve(task)]
     else:
         raise UsageError("name a task to resume, or pass --all")
-    code = EXIT_OK
+    from agentrun.core.errors import ClaimedError
+
+    codes = []
     for task_id in ids:
-        code = max(
-            code,
-            _run(
-                ctx,
-                task_id,
-                as_json=as_json,
-                quiet=quiet,
-                base_url=base_url,
-                unknown=unknown,
-                budget=budget,
-            ),
-        )
-    return code
+        try:
+            codes.append(
+                _run(
+                    ctx,
+                    task_id,
+                    as_json=as_json,
+                    quiet=quiet,
+                    base_url=base_url,
+                    unknown=unknown,
+                    budget=budget,
+                )
+            )
+        except ClaimedError as exc:
+            if not all_tasks:
+                raise
+            print(f"skipped: {exc}", file=sys.stderr)  # --all leaves running tasks alone
+            continue
+        if codes[-1] in (130, 143):
+            break  # a signal stops the whole resume, not just the current task
+    # Worst first, as for batch: failed, needs attention, paused, then success.
+    for worst in (1, 3, 4, 130, 143):
+        if worst in codes:
+            return worst
+    return EXIT_OK
 
 
 def resolve(
