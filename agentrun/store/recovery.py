@@ -90,9 +90,12 @@ def _save_and_drop(
     """Keep the dropped bytes beside the segment, then cut them off (rule 15)."""
     dropped = data[offset:]
     log_dir = os.path.dirname(path)
-    torn_path = f"{path}.torn-{offset}"
-    if os.path.lexists(torn_path):
-        torn_path = f"{torn_path}-{hashlib.sha256(dropped).hexdigest()[:8]}"
+    base = f"{path}.torn-{offset}"
+    torn_path, attempt = base, 1
+    while os.path.lexists(torn_path):  # an earlier repair here was interrupted: keep both
+        suffix = f"-{attempt}" if attempt > 1 else ""
+        torn_path = f"{base}-{hashlib.sha256(dropped).hexdigest()[:8]}{suffix}"
+        attempt += 1
     fd = ops.open(torn_path, CREATE_FLAGS)
     try:
         write_all(ops, fd, dropped)

@@ -84,6 +84,9 @@ def read_snapshot(ops: FileOps, path: str, log_dir: str, task_id: str) -> Snapsh
         raise CorruptRecordError("snapshot fails its CRC", segment=name)
     body = decode_value(payload)
     _check_body(body, name, task_id)
+    if name != os.path.basename(snapshot_path("", body["seq"])):
+        # A valid snapshot of another seq under this name: listing order would lie (rule 18).
+        raise CorruptRecordError(f"snapshot holds seq {body['seq']}, not its name's", segment=name)
     position = Position(body["segment"], body["offset"], body["end"], body["seq"], body["crc"])
     _check_against_log(ops, log_dir, position, name)
     return Snapshot(position, State.from_dict(body["state"]), path)

@@ -157,12 +157,13 @@ def build_task(
     big: dict[int, int] | None = None,
     snapshot: bool = False,
     batch: int = 1,
+    snapshot_at: set[int] | None = None,
 ) -> BuiltTask:
     """Create a task and append events until it holds ``n_events`` records.
 
     ``big`` maps a seq to a ``tool_completed`` output size (e.g. ``{20: 5 * 1024}``).
     ``batch`` events go in one append (one write, one fsync). The writer closes without a
-    snapshot unless ``snapshot``.
+    snapshot unless ``snapshot``; ``snapshot_at`` takes snapshots right after those seqs.
     """
     rng = random.Random(seed)
     store.create(make_created, now=BASE_TIME, task_id=task_id)
@@ -174,9 +175,11 @@ def build_task(
         while seq <= n_events:
             event = run_started(seq) if seq == 2 else event_at(seq, rng, big.get(seq))
             pending.append(event)
-            if len(pending) >= batch or seq == n_events:
+            if len(pending) >= batch or seq == n_events or seq in (snapshot_at or ()):
                 writer.append(pending, sync=True)
                 pending = []
+                if seq in (snapshot_at or ()):
+                    writer.snapshot()
             seq += 1
     finally:
         writer.close(snapshot=snapshot)

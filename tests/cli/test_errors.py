@@ -1,0 +1,93 @@
+"""The CLI's error contract for task ids (design §3, §8): one line, the right exit code.
+
+An unknown id, an ambiguous prefix or an invalid id (``../x``, empty, 65 characters) given to
+``show`` or ``verify`` exits 2 with exactly one line on stderr that starts with ``error:`` and
+no traceback, in-process and as a real process. A corrupt log gives one line and exit 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentrun.store.local import LocalTaskStore
+from tests.conftest import CliResult, run_agentrun
+from tests.store.builders import build_task
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def two_tasks(agentrun_home: Path) -> list[str]:
+    store = LocalTaskStore(agentrun_home)
+    return [build_task(store, 4, task_id=t).task_id for t in ("job-alpha", "job-beta")]
+
+
+def assert_one_error_line(err: str, *needles: str) -> None:
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+
+
+CASES = [
+    ("unknown id", "job-gamma", "no task matches"),
+    ("unknown prefix", "zzz", "no task matches"),
+    ("ambiguous prefix", "job-", "matches 2 tasks"),
+    ("parent path", "../x", "invalid task id"),
+    ("slash", "a/b", "invalid task id"),
+    ("empty", "", "task id is empty"),
+    ("65 characters", "x" * 65, "the limit is 64"),
+    ("leading dot", ".hidden", "invalid task id"),
+]
+
+
+@pytest.mark.parametrize("command", ["show", "verify"])
+@pytest.mark.parametrize(("case", "query", "says"), CASES, ids=[c[0] for c in CASES])
+def test_a_bad_task_id_is_one_error_line_and_exit_2(
+    cli: Cli, two_tasks: list[str], command: str, case: str, query: str, says: str
+) -> None:
+    result = cli(command, query)
+    assert result.code == 2, result
+    assert_one_error_line(result.err, says)
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("command", ["show", "verify"])
+def test_a_bad_task_id_in_a_real_process_is_one_error_line_and_exit_2(
+    two_tasks: list[str], command: str
+) -> None:
+    for query, says in (("../x", "invalid task id"), ("job-", "matches 2 tasks")):
+        proc = run_agentrun(command, query)
+        assert proc.returncode == 2, proc
+        assert_one_error_line(proc.stderr, says)
+
+
+def test_an_unknown_id_in_an_empty_home_is_one_error_line(cli: Cli, agentrun_home: Path) -> None:
+    result = cli("show", "job-alpha")
+    assert result.code == 2
+    assert_one_error_line(result.err, "no task matches")
+    assert not agentrun_home.exists(), "a reader created the home"
+
+
+def test_a_unique_prefix_resolves(cli: Cli, two_tasks: list[str]) -> None:
+    assert cli("show", "job-a", "--json").code == 0
+    assert cli("verify", "job-b").code == 0
+
+
+def test_showing_a_corrupt_task_is_one_error_line_and_exit_1(cli: Cli, agentrun_home: Path) -> None:
+    built = build_task(LocalTaskStore(agentrun_home), 10, task_id="job-corrupt")
+    segment = built.segments()[-1]
+    data = bytearray(segment.read_bytes())
+    data[200] ^= 0x01
+    segment.write_bytes(bytes(data))
+    result = cli("show", "job-corrupt")
+    assert result.code == 1
+    assert_one_error_line(result.err, "corrupt log", segment.name, "run `agentrun verify`")
+    proc = run_agentrun("show", "job-corrupt")
+    assert proc.returncode == 1
+    assert_one_error_line(proc.stderr, "corrupt log", segment.name)

@@ -1,0 +1,161 @@
+"""T8 (i), (iii), (v): one process per task, freed by death at once (rules 20, 21; INV-CLAIM).
+
+(i) 8 real processes, released together by a barrier file, race ``open_writer`` for one task:
+exactly one wins each round and records one ``run_started``; the others get ``ClaimedError`` in
+under a second, and the message names the pid and host of the latest ``run_started``.
+(iii) after ``kill -9`` of a holder, a new claim succeeds at once.
+(v) after release the ``lock`` file still exists (filelock #574/#577) and the installed
+filelock is within the pinned ``>=4,<5``.
+
+Processes synchronise through stdin/stdout lines and a barrier file, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import filelock
+import pytest
+
+from agentrun.core.errors import ClaimedError
+from agentrun.core.events import RunStarted
+from agentrun.store.local import LocalTaskStore
+from tests.store.builders import build_task
+
+REPO = Path(__file__).resolve().parents[2]
+RACERS = 8
+ROUNDS = 25
+LOSER_LIMIT_MS = 1000.0
+KILL_ROUNDS = 5
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.store.claim_child", *args],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+
+
+def expect(child: subprocess.Popen[str], prefix: str) -> list[str]:
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line.startswith(prefix), f"expected {prefix!r} from child {child.pid}, got {line!r}"
+    return line.split()
+
+
+def send(child: subprocess.Popen[str], line: str) -> None:
+    assert child.stdin is not None
+    child.stdin.write(line + "\n")
+    child.stdin.flush()
+
+
+def run_starts(store: LocalTaskStore, task_id: str) -> list[RunStarted]:
+    return [e for e in store.events(task_id) if isinstance(e, RunStarted)]
+
+
+@pytest.mark.slow
+def test_racing_processes_admit_exactly_one_winner_per_round(fast_home: Path) -> None:
+    store = LocalTaskStore(fast_home)
+    task_id = build_task(store, 5, task_id="t-race").task_id
+    sync_dir = fast_home.parent / "sync"
+    sync_dir.mkdir()
+    children = [spawn("race", str(fast_home), task_id, str(sync_dir)) for _ in range(RACERS)]
+    winners: list[int] = []
+    slowest_loser = 0.0
+    started = time.perf_counter()
+    try:
+        for number in range(ROUNDS):
+            for child in children:
+                send(child, f"round {number}")
+            for child in children:
+                expect(child, "ready")
+            (sync_dir / f"go-{number}").touch()  # the barrier: every racer spins on it
+            outcomes = {child.pid: expect(child, "") for child in children}
+            won = [pid for pid, words in outcomes.items() if words[0] == "won"]
+            lost = [float(words[2]) for words in outcomes.values() if words[0] == "lost"]
+            assert len(won) == 1, f"round {number}: {outcomes}"
+            assert len(lost) == RACERS - 1, f"round {number}: {outcomes}"
+            assert max(lost) < LOSER_LIMIT_MS, f"round {number}: a loser waited {max(lost)} ms"
+            slowest_loser = max(slowest_loser, *lost)
+            winners.append(won[0])
+            # The winner's run_started is durable: a late claimant is told who holds the task.
+            with pytest.raises(ClaimedError, match=f"pid {won[0]} on host {socket.gethostname()}"):
+                store.open_writer(task_id)
+            winner = next(c for c in children if c.pid == won[0])
+            send(winner, f"release {number}")
+            expect(winner, "released")
+    finally:
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.close()
+        for child in children:
+            child.wait(timeout=30)
+    elapsed = time.perf_counter() - started
+    print(f"{ROUNDS} rounds x {RACERS} racers in {elapsed:.1f} s; slowest loser {slowest_loser} ms")
+    assert [e.pid for e in run_starts(store, task_id)][1:] == winners  # one per claim
+    assert [e.seq for e in store.events(task_id)] == list(range(1, 5 + ROUNDS + 1))
+    assert (fast_home / "tasks" / task_id / "lock").exists()
+
+
+@pytest.mark.slow
+def test_killing_the_holder_frees_the_claim_at_once(fast_home: Path) -> None:
+    store = LocalTaskStore(fast_home)
+    task_id = build_task(store, 5, task_id="t-kill").task_id
+    for round_number in range(KILL_ROUNDS):
+        holder = spawn("hold", str(fast_home), task_id)
+        try:
+            pid = int(expect(holder, "held")[1])
+            assert store.is_claimed(task_id)
+            with pytest.raises(ClaimedError, match=f"pid {pid} on host"):
+                store.open_writer(task_id)
+        finally:
+            os.kill(holder.pid, signal.SIGKILL)
+            holder.wait(timeout=30)
+        assert holder.returncode == -signal.SIGKILL
+        started = time.perf_counter()
+        writer = store.open_writer(task_id)
+        elapsed = time.perf_counter() - started
+        writer.abandon()
+        assert elapsed < 1.0, f"round {round_number}: retaking the claim took {elapsed:.2f} s"
+    assert len(run_starts(store, task_id)) == 1 + KILL_ROUNDS
+
+
+def test_releasing_the_claim_keeps_the_lock_file(fast_home: Path) -> None:
+    store = LocalTaskStore(fast_home)
+    task_id = build_task(store, 3, task_id="t-lockfile").task_id
+    lock = fast_home / "tasks" / task_id / "lock"
+    inode = lock.stat().st_ino
+    for _ in range(3):
+        writer = store.open_writer(task_id)
+        assert store.is_claimed(task_id)
+        writer.close()
+        assert lock.exists() and lock.stat().st_ino == inode
+        assert not store.is_claimed(task_id)
+    assert oct(lock.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_a_second_writer_in_the_same_process_is_refused(fast_home: Path) -> None:
+    store = LocalTaskStore(fast_home)
+    task_id = build_task(store, 3, task_id="t-twice").task_id
+    writer = store.open_writer(task_id)
+    try:
+        with pytest.raises(ClaimedError):
+            store.open_writer(task_id)
+    finally:
+        writer.abandon()
+    store.open_writer(task_id).abandon()
+
+
+def test_filelock_is_within_the_pinned_range() -> None:
+    major = int(filelock.__version__.split(".")[0])
+    assert major == 4, f"filelock {filelock.__version__} is outside >=4,<5 (rule 20)"
