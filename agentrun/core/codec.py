@@ -17,6 +17,7 @@ from agentrun.core.errors import CorruptRecordError
 from agentrun.core.events import INT64_MAX, INT64_MIN, Event, from_record, to_record
 
 MAX_DEPTH = 64
+MAX_CONTAINER_ITEMS = 1 << 20
 
 
 class UnencodableValueError(ValueError):
@@ -78,6 +79,9 @@ def decode_value(payload: bytes) -> Any:
             ext_hook=_refuse_ext,
             timestamp=0,
             object_pairs_hook=_unique_map,
+            # A 16 MiB frame of nils would otherwise become a 128 MiB list (INV-BOUNDED).
+            max_array_len=MAX_CONTAINER_ITEMS,
+            max_map_len=MAX_CONTAINER_ITEMS,
         )
     except CorruptRecordError:
         raise

@@ -30,7 +30,11 @@ class ToolCall:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
-        return cls(id=data["id"], name=data["name"], arguments=dict(data.get("arguments") or {}))
+        return cls(
+            id=data.get("id") or "",
+            name=data.get("name") or "",
+            arguments=dict(data.get("arguments") or {}),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,9 +93,16 @@ class State:
         return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> State:
-        """Rebuild a state from ``to_dict`` output (deep-copied, so the input stays untouched)."""
-        known = {f for f in cls.__slots__}  # type: ignore[attr-defined]
+    def from_dict(cls, data: dict[str, Any], *, copy_values: bool = True) -> State:
+        """Rebuild a state from ``to_dict`` output.
+
+        Deep-copied, so the input stays untouched, unless ``copy_values`` is false: then the
+        state takes ownership of ``data``'s values (for a freshly decoded snapshot, where a copy
+        would only cost time).
+        """
+        known = set(_FIELD_NAMES)
+        if not copy_values:
+            return cls(**{k: v for k, v in data.items() if k in known})
         return cls(**{k: copy.deepcopy(v) for k, v in data.items() if k in known})
 
     @property
@@ -169,11 +176,14 @@ def _model_responded(state: State, e: ModelResponded) -> None:
     state.messages.append({**e.message, "seq": e.seq, "tokens": message_tokens(e.message)})
     # A new turn replaces the finished calls of the previous one.
     state.calls = {k: c for k, c in state.calls.items() if c["status"] != CALL_DONE}
-    for call in e.message.get("tool_calls") or ():
+    for index, call in enumerate(e.message.get("tool_calls") or ()):
+        if not isinstance(call, dict):
+            continue  # not a call: nothing can be run or answered
         state.tool_calls += 1
-        state.calls[call["id"]] = {
-            "call_id": call["id"],
-            "tool": call["name"],
+        call_id = call.get("id") or f"call-{e.seq}-{index}"
+        state.calls[call_id] = {
+            "call_id": call_id,
+            "tool": call.get("name", ""),
             "arguments": call.get("arguments") or {},
             "status": CALL_REQUESTED,
             "turn_seq": e.seq,
@@ -299,7 +309,7 @@ def _record_result(
 def _seconds_between(start: str, end: str) -> float:
     try:
         return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    except ValueError:
+    except (ValueError, TypeError):  # unparsable, or one with and one without a UTC offset
         return 0.0
 
 

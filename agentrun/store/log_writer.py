@@ -63,6 +63,11 @@ class LogWriter:
         return self.last_seq + 1
 
     @property
+    def segment_path(self) -> str:
+        """The segment appends go to."""
+        return self._path
+
+    @property
     def has_unsynced(self) -> bool:
         """Whether appended events are waiting for an fsync."""
         return self._unsynced
@@ -74,6 +79,8 @@ class LogWriter:
         failure; after either the writer refuses further appends.
         """
         self._check_usable()
+        if not events:
+            raise ValueError("append needs at least one event")
         frames = []
         seq = self.last_seq
         for event in events:
@@ -132,15 +139,22 @@ class LogWriter:
         self._check_usable()
         self._roll(self.last_seq + 1)
 
-    def close(self) -> None:
-        """Sync anything pending and close the descriptor."""
+    def close(self, *, sync: bool = True) -> None:
+        """Sync anything pending (unless ``sync`` is false) and close the descriptor.
+
+        ``sync=False`` is for giving up after an I/O error: rule 8 forbids any further sync,
+        and what was appended but not synced is re-read from disk by the next run.
+        """
         try:
-            if self._broken is None and self._unsynced:
+            if sync and self._broken is None and self._unsynced:
                 self.sync()
         finally:
             if self._fd >= 0:
-                self._ops.close(self._fd)
-                self._fd = -1
+                fd, self._fd = self._fd, -1
+                try:
+                    self._ops.close(fd)
+                except OSError as exc:  # e.g. a deferred write error reported at close
+                    raise StorageError(f"could not close {self._path}: {exc}") from None
 
     def _check_usable(self) -> None:
         if self._broken is not None:

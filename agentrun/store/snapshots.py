@@ -89,7 +89,8 @@ def read_snapshot(ops: FileOps, path: str, log_dir: str, task_id: str) -> Snapsh
         raise CorruptRecordError(f"snapshot holds seq {body['seq']}, not its name's", segment=name)
     position = Position(body["segment"], body["offset"], body["end"], body["seq"], body["crc"])
     _check_against_log(ops, log_dir, position, name)
-    return Snapshot(position, State.from_dict(body["state"]), path)
+    # Freshly decoded: the state can own it; a deep copy would cost more than the decode.
+    return Snapshot(position, State.from_dict(body["state"], copy_values=False), path)
 
 
 def _check_body(body: Any, name: str, task_id: str) -> None:

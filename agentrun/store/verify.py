@@ -45,7 +45,7 @@ class VerifyReport:
 
     @property
     def is_ok(self) -> bool:
-        """No corruption (a torn tail or an ignored snapshot is not corruption)."""
+        """No damage: a torn tail is not damage (the writer repairs it); a bad snapshot is."""
         return not any(p.is_corruption for p in self.problems)
 
 
@@ -133,6 +133,8 @@ def _verify_snapshots(
         if expected is None or snap.state.to_dict() != expected:
             report.problems.append(
                 Problem(
-                    name, None, "snapshot ignored: it differs from the fold of the log", None, False
+                    name,
+                    None,
+                    "snapshot differs from the fold of the log; delete it (snapshots are a cache)",
                 )
             )
