@@ -89,6 +89,27 @@ def decode_value(payload: bytes) -> Any:
         raise CorruptRecordError(f"undecodable payload ({type(exc).__name__}: {exc})") from None
 
 
+def decode_cache(payload: bytes) -> Any:
+    """Decode a CRC-checked cache file (a snapshot) fast: strict types, no duplicate-key hook.
+
+    Duplicate keys cannot make a cache lie about the log: a snapshot is checked against the
+    log's record at its seq, and ``verify`` compares it with the fold.
+    """
+    try:
+        return msgpack.unpackb(
+            payload,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            ext_hook=_refuse_ext,
+            timestamp=0,
+        )
+    except CorruptRecordError:
+        raise
+    except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
+        raise CorruptRecordError(f"undecodable payload ({type(exc).__name__}: {exc})") from None
+
+
 def decode_event(payload: bytes) -> Event:
     """Decode and validate one event payload.
 

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from agentrun.core.codec import decode_value, encode_value
+from agentrun.core.codec import decode_cache, encode_value
 from agentrun.core.errors import CorruptRecordError
 from agentrun.core.state import STATE_FORMAT, State
 from agentrun.store.atomic import write_atomic
@@ -82,7 +82,7 @@ def read_snapshot(ops: FileOps, path: str, log_dir: str, task_id: str) -> Snapsh
     payload = data[len(MAGIC) + 4 :]
     if zlib.crc32(payload) != crc:
         raise CorruptRecordError("snapshot fails its CRC", segment=name)
-    body = decode_value(payload)
+    body = decode_cache(payload)
     _check_body(body, name, task_id)
     if name != os.path.basename(snapshot_path("", body["seq"])):
         # A valid snapshot of another seq under this name: listing order would lie (rule 18).
