@@ -70,23 +70,7 @@ def check_encodable(value: Any, depth: int = 0) -> None:
 
 def decode_value(payload: bytes) -> Any:
     """Decode one payload strictly (rule 31); raises ``CorruptRecordError`` on any failure."""
-    try:
-        return msgpack.unpackb(
-            payload,
-            raw=False,
-            strict_map_key=True,
-            use_list=True,
-            ext_hook=_refuse_ext,
-            timestamp=0,
-            object_pairs_hook=_unique_map,
-            # A 16 MiB frame of nils would otherwise become a 128 MiB list (INV-BOUNDED).
-            max_array_len=MAX_CONTAINER_ITEMS,
-            max_map_len=MAX_CONTAINER_ITEMS,
-        )
-    except CorruptRecordError:
-        raise
-    except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
-        raise CorruptRecordError(f"undecodable payload ({type(exc).__name__}: {exc})") from None
+    return _unpack(payload, object_pairs_hook=_unique_map)
 
 
 def decode_cache(payload: bytes) -> Any:
@@ -95,6 +79,10 @@ def decode_cache(payload: bytes) -> Any:
     Duplicate keys cannot make a cache lie about the log: a snapshot is checked against the
     log's record at its seq, and ``verify`` compares it with the fold.
     """
+    return _unpack(payload)
+
+
+def _unpack(payload: bytes, **options: Any) -> Any:
     try:
         return msgpack.unpackb(
             payload,
@@ -103,6 +91,10 @@ def decode_cache(payload: bytes) -> Any:
             use_list=True,
             ext_hook=_refuse_ext,
             timestamp=0,
+            # A 16 MiB frame of nils would otherwise become a 128 MiB list (INV-BOUNDED).
+            max_array_len=MAX_CONTAINER_ITEMS,
+            max_map_len=MAX_CONTAINER_ITEMS,
+            **options,
         )
     except CorruptRecordError:
         raise
