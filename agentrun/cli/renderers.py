@@ -162,6 +162,17 @@ def render_task(out: Console, view: TaskView) -> None:
     out.print(Text("conversation", style="bold"))
     for message in s["messages"]:
         out.print(_message_line(message), soft_wrap=True)
+    if s.get("compacted"):
+        tokens = sum(m.get("tokens", 0) for m in view.context)
+        out.print(
+            Text(
+                f"context as the model sees it ({len(s['compactions'])} compactions, "
+                f"~{tokens:,} tokens)",
+                style="bold",
+            )
+        )
+        for message in view.context:
+            out.print(_message_line(message), soft_wrap=True)
     for call in view.pending_calls:
         kind = "in doubt" if call["status"] == "intended" else call["status"]
         out.print(

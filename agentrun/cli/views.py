@@ -151,10 +151,13 @@ class TaskView:
     in_doubt_calls: list[dict[str, Any]]
     budget: list[BudgetUse]
     files: list[dict[str, Any]] = field(default_factory=list)
+    context: list[dict[str, Any]] = field(default_factory=list)  # as the model sees it
 
     def json_fields(self) -> dict[str, Any]:
         return {
             **self.state,
+            "context": self.context,
+            "context_tokens": sum(m.get("tokens", 0) for m in self.context),
             "at_seq": self.at_seq,
             "claimed": self.claimed,
             "pending_calls": self.pending_calls,
@@ -194,6 +197,7 @@ def task_view(state: State, *, at_seq: int | None, is_claimed: bool) -> TaskView
         in_doubt_calls=state.in_doubt_calls(),
         budget=budget,
         files=files,
+        context=state.context_messages(),
     )
 
 

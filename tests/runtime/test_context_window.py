@@ -159,3 +159,19 @@ def test_a_thousand_steps_of_5kb_outputs_fit_32k_and_every_original_is_recoverab
         assert originals[message["seq"]] == blob(step)  # every original is in the log
         if step % 50 == 0 or step == steps - 1:  # and recall reads it back (sampled: slow-ish)
             assert recall_message(store, state, number) == blob(step)
+
+
+def test_show_at_displays_the_compacted_context_and_the_full_conversation(uninterrupted) -> None:
+    _bodies, home, task_id = uninterrupted
+    store = LocalTaskStore(home)
+    compacted_at = next(e.seq for e in store.events(task_id) if e.kind == "context_compacted")
+    env = {"AGENTRUN_HOME": str(home)}
+    shown = json.loads(
+        run_agentrun("show", task_id, "--at", str(compacted_at), "--json", env=env).stdout
+    )
+    assert len(shown["context"]) <= len(shown["messages"])
+    assert any("recall(message=" in (m.get("content") or "") for m in shown["context"])
+    assert not any("recall(message=" in (m.get("content") or "") for m in shown["messages"])
+    assert 0 < shown["context_tokens"] <= MAX_TOKENS
+    human = run_agentrun("show", task_id, "--at", str(compacted_at), env=env).stdout
+    assert "conversation" in human and "context as the model sees it" in human
