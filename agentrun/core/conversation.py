@@ -108,13 +108,15 @@ class ModelRequest:
     """One model turn to request.
 
     ``turn`` is the 0-based number of model turns the task has already recorded; an offline
-    scripted model uses it to pick its turn, so a resumed task continues the script.
+    scripted model uses it to pick its turn, so a resumed task continues the script. A
+    ``summary`` request asks for a summary of old messages and is not a turn of the script.
     """
 
     messages: tuple[Message, ...]
     tools: tuple[ToolSpec, ...] = ()
     turn: int = 0
     max_output_tokens: int | None = None
+    purpose: str = "turn"  # or "summary": shrinking the context, not a step of the task
 
 
 @dataclass(frozen=True, slots=True)

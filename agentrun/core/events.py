@@ -127,6 +127,8 @@ class ContextCompacted(Event):
     replacements: list[Any]
     tokens_before: int = 0
     tokens_after: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)  # of a summary request, if one was made
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

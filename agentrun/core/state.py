@@ -244,6 +244,9 @@ def _cancel_requested(state: State, e: CancelRequested) -> None:
 
 
 def _context_compacted(state: State, e: ContextCompacted) -> None:
+    state.input_tokens += int(e.usage.get("input_tokens", 0))
+    state.output_tokens += int(e.usage.get("output_tokens", 0))
+    state.cost_usd += e.cost_usd or 0.0
     state.compactions.append(
         {"seq": e.seq, "tokens_before": e.tokens_before, "tokens_after": e.tokens_after}
     )

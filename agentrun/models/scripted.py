@@ -72,6 +72,8 @@ class ScriptedModel:
     def complete(self, request: ModelRequest, *, on_text: TextCallback | None = None) -> ModelReply:
         """Play turn ``request.turn``; past the last turn raises ``ModelError``."""
         started = time.monotonic()
+        if request.purpose == "summary":
+            return _summary_reply(self.name, request, started)
         turns = self.load()
         if not 0 <= request.turn < len(turns):
             raise ModelError(
@@ -219,3 +221,16 @@ def _type_name(value: Any) -> str:
     return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(
         type(value), type(value).__name__
     )
+
+
+def _summary_reply(name: str, request: ModelRequest, started: float) -> ModelReply:
+    """A deterministic stand-in for a summary: the first words of each summarized line.
+
+    Offline tests and demos need summaries that do not consume the script's turns.
+    """
+    text = request.messages[-1].content if request.messages else ""
+    heads = [line[:60] for line in text.splitlines() if line.strip()]
+    summary = "; ".join(heads)[:800]
+    message = Message(role="assistant", content=summary)
+    usage = Usage(estimate_message_tokens(request.messages), estimate_message_tokens([message]))
+    return ModelReply(message, usage, name, time.monotonic() - started)

@@ -106,6 +106,7 @@ class Runner:
         self.options = options or RunOptions()
         self.stop = stop or StopFlag()
         self._intended_here: set[str] = set()
+        self._promised: str | None = None  # intent written with its model turn, tool not run yet
         self._context_cache = _ContextCache()
         self._workspace: Path | None = None
 
@@ -118,6 +119,9 @@ class Runner:
         """
         writer = self.store.open_writer(self.task_id)
         self.writer = writer
+        for warning in dict.fromkeys(self.store.warnings):  # e.g. a home others can read (rule 1)
+            self.reporter.warning(warning)
+        self.store.warnings.clear()
         try:
             result = self._run()
         except StorageError:
@@ -171,6 +175,14 @@ class Runner:
         )
         spec = AgentSpec.from_dict(self.state.agent)  # with raised budgets folded in
         while True:
+            if self._promised is not None:
+                # The model turn's write carried this call's intent (group commit): a promise
+                # to run the tool, so no stop or cancel may come in between (design §9, rule 29).
+                promised = self.state.calls[self._promised]
+                self._promised = None
+                if promised["status"] == CALL_INTENDED:
+                    self._settle(promised, spec, toolbox)
+                continue
             requested_by = self.writer.take_cancel_request()
             if requested_by is not None and not self.state.cancel_requested:
                 self._emit(CancelRequested, sync=False, by=requested_by)
@@ -215,7 +227,7 @@ class Runner:
     # -- a model turn ------------------------------------------------------------------------
 
     def _model_turn(self, spec: AgentSpec, toolbox: Any, model: Any) -> None:
-        self._compact(spec, toolbox)
+        self._compact(spec, toolbox, model)
         state = self.state
         request = ModelRequest(
             messages=tuple(self._context_cache.build(spec, state)),
@@ -247,8 +259,9 @@ class Runner:
         self._append(events, sync=sync)
         if len(events) > 1:
             self._intended_here.add(first["id"])
+            self._promised = first["id"]
 
-    def _compact(self, spec: AgentSpec, toolbox: Any) -> None:
+    def _compact(self, spec: AgentSpec, toolbox: Any, model: Any) -> None:
         """Shrink the context under ``[context] max_tokens`` before a turn (``core.context``).
 
         A pure function of the state decides, so a resumed run compacts identically; the event
@@ -266,13 +279,61 @@ class Runner:
         if plan is None:
             return
         replacements, before, after = plan
+        usage: dict[str, Any] = {}
+        if spec.context.get("summarize"):
+            replacements, after, usage = self._summarize(
+                spec, model, replacements, after, int(max_tokens)
+            )
         self._emit(
             ContextCompacted,
             sync=False,
             replacements=replacements,
             tokens_before=before,
             tokens_after=after,
+            usage=usage,
+            cost_usd=turn_cost(usage, spec.budget) if usage else None,
         )
+
+    def _summarize(
+        self,
+        spec: AgentSpec,
+        model: Any,
+        replacements: list[dict[str, Any]],
+        after: int,
+        max_tokens: int,
+    ) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+        """Let the task's model write the marker of the dropped turns (``[context] summarize``)."""
+        from agentrun.runtime.summarize import summary_request, with_summary
+
+        position = next(
+            (i for i, r in enumerate(replacements) if (r["message"] or {}).get("marker")), None
+        )
+        if position is None:
+            return replacements, after, {}
+        state = self.state
+        marker_replacement = replacements[position]
+        index = marker_replacement["index"]
+        previous = state.compacted.get(str(index))
+        was_marker = bool(previous and previous.get("marker"))
+        dropped = [state.messages[r["index"]] for r in replacements if r["message"] is None]
+        if not was_marker:
+            dropped.insert(0, state.messages[index])
+        request = summary_request(
+            dropped,
+            previous.get("summary") if was_marker and previous else None,
+            turn=state.steps,
+            max_output_tokens=max(100, min(1000, max_tokens // 10)),
+        )
+        reply = model.complete(request)
+        marker, after = with_summary(
+            marker_replacement["message"],
+            reply.message.content,
+            tokens_after=after,
+            max_tokens=max_tokens,
+        )
+        updated = list(replacements)
+        updated[position] = {**marker_replacement, "message": marker}
+        return updated, after, reply.usage.to_dict()
 
     def _runs_without_asking(self, call: dict[str, Any], spec: AgentSpec, toolbox: Any) -> bool:
         if self.stop.is_set or call["name"] in spec.approve or call["name"] not in toolbox:

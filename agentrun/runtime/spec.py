@@ -134,6 +134,12 @@ def _from_raw(raw: dict[str, Any], where: str, base_dir: Path) -> AgentSpec:
         raise SpecError(f"{where}: [policy] approve must be a list of tool names")
     outcome = _table(raw, "outcome", where, {"check"})
     context = _table(raw, "context", where, {"max_tokens", "tool_output_tokens", "summarize"})
+    for key in ("max_tokens", "tool_output_tokens"):
+        value = context.get(key)
+        if value is not None and (type(value) is not int or value <= 0):
+            raise SpecError(f"{where}: [context] {key} must be a positive integer")
+    if not isinstance(context.get("summarize", False), bool):
+        raise SpecError(f"{where}: [context] summarize must be true or false")
     workspace = _typed(raw, "workspace", str, where, ".")
     return AgentSpec(
         name=_typed(raw, "name", str, where, ""),

@@ -175,3 +175,43 @@ def test_show_at_displays_the_compacted_context_and_the_full_conversation(uninte
     assert 0 < shown["context_tokens"] <= MAX_TOKENS
     human = run_agentrun("show", task_id, "--at", str(compacted_at), env=env).stdout
     assert "conversation" in human and "context as the model sees it" in human
+
+
+def test_summarize_replaces_dropped_turns_by_a_recorded_summary_that_survives_a_kill(
+    tmp_path: Path,
+) -> None:
+    turns = [turn(call("blob", index=n, size=3000)) for n in range(12)] + [turn(content="done")]
+    extra = "[context]\nmax_tokens = 2500\nsummarize = true\n"
+    states = []
+    for name, crash in (("plain", None), ("killed", "after_sync:9")):
+        agent = make_agent(tmp_path / name, turns, extra=extra)
+        home = tmp_path / name / "home"
+        env = {"AGENTRUN_HOME": str(home), **agent.env()}
+        crash_env = {"AGENTRUN_CRASH_AT": crash} if crash else {}
+        started = run_agentrun(
+            "start", "--agent", str(agent.spec), "-q", "g", env={**env, **crash_env}
+        )
+        task_id = task_ids(home)[0]
+        if crash:
+            assert started.returncode == -signal.SIGKILL
+            resume_until_done(home, agent, task_id)
+        else:
+            assert started.returncode == 0, started.stderr
+        states.append(LocalTaskStore(home).load(task_id).state)
+    plain, killed = states
+    marker = next(m for m in plain.context_messages() if m.get("marker"))
+    assert marker["content"].startswith("[Summary of messages 1 to")
+    assert "line of text" in marker["summary"]  # the scripted model's stand-in summary
+    events = list(LocalTaskStore(tmp_path / "plain" / "home").events(plain.task_id))
+    summaries = [e for e in events if e.kind == "context_compacted" and e.usage]
+    assert summaries  # each summary request is recorded with its usage, and counted
+    turns_in = sum(e.usage.get("input_tokens", 0) for e in events if e.kind == "model_responded")
+    assert plain.input_tokens == turns_in + sum(e.usage["input_tokens"] for e in summaries)
+
+    # The same compactions, with the same summaries, at the same points after a kill.
+    # (Event seqs shift with the extra run_started; they are never sent to the model.)
+    def sent(state: Any) -> list[dict]:
+        return [{k: v for k, v in m.items() if k != "seq"} for m in state.context_messages()]
+
+    assert sent(killed) == sent(plain)
+    assert set(killed.compacted) == set(plain.compacted)
