@@ -11,6 +11,7 @@ import stat
 from pathlib import Path
 
 from agentrun.core.errors import NetworkFsError, StorageError
+from agentrun.store.fileops import FileOps, OsFileOps
 
 NETWORK_FS_TYPES = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "lustre", "ceph", "glusterfs")
 
@@ -25,18 +26,26 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("agentrun"))
 
 
-def ensure_home(home: Path) -> list[str]:
+def ensure_home(home: Path, ops: FileOps | None = None) -> list[str]:
     """Create ``home`` and ``home/tasks`` with mode 0700 if missing; return warnings.
 
+    Both are made through ``ops`` (the F1 seam) and their parents fsynced (rule 2), so a power
+    loss right after cannot lose a home that a task was then created in. Directories above the
+    home are the user's choice of location and are made with ``os.makedirs`` defaults.
     Raises ``StorageError`` if the home cannot be created.
     """
+    ops = ops or OsFileOps()
     warnings: list[str] = []
     try:
+        if not home.parent.exists():
+            os.makedirs(home.parent, exist_ok=True)
         for path in (home, home / "tasks"):
             if not path.exists():
-                path.mkdir(mode=0o700, parents=path == home, exist_ok=True)
-                os.chmod(path, 0o700)
-                _fsync_dir(path.parent)
+                try:
+                    ops.mkdir(str(path))
+                except FileExistsError:
+                    continue  # another process made it first
+                ops.fsync_dir(str(path.parent))
     except OSError as exc:
         raise StorageError(
             f"cannot create the agentrun home {home}: {exc.strerror or exc}"
@@ -86,11 +95,3 @@ def check_filesystem(home: Path, *, allow_network_fs: bool) -> list[str]:
             "not reliable; use a local directory, or pass --allow-network-fs to accept the risk"
         )
     return [f"{home} is on {fs_type}: claims and fsync may not be reliable there"]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -296,6 +296,7 @@ class LocalTaskStore:
         self.prepare_home()
         task_dir = self.task_dir(task_id)
         log_dir = self._existing_log_dir(task_id)
+        _refuse_links(task_dir)
         claim = Claim(os.path.join(task_dir, "lock"))
         if not claim.try_acquire():
             raise ClaimedError(self._claimed_message(task_id, holder))
@@ -337,6 +338,7 @@ class LocalTaskWriter:
             removed += remove_leftovers(self._ops, store._snap_dir(task_id))
             removed += remove_leftovers(self._ops, self._task_dir)
             tail = open_tail(self._ops, log_dir)
+            loaded = store._load(task_id, log_dir)
         except CorruptRecordError as exc:
             raise CorruptLogError(f"corrupt log of task {task_id}: {exc}") from None
         except OSError as exc:
@@ -345,7 +347,6 @@ class LocalTaskWriter:
         self._pending_cancel_file: str | None = None
         if removed:
             self.recovery.append({"removed_leftovers": sorted(removed)})
-        loaded = store._load(task_id, log_dir)
         self.state: State = loaded.state
         self.ignored_snapshots = loaded.ignored_snapshots
         self._log = LogWriter(self._ops, log_dir, task_id, tail, segment_bytes=store.segment_bytes)
@@ -394,8 +395,8 @@ class LocalTaskWriter:
     def write_summary(self) -> None:
         """Refresh the ``summary`` cache for ``ls``."""
         self._log.sync()
-        mark = self._store._log_mark(self._log_dir)
         try:
+            mark = self._store._log_mark(self._log_dir)
             write_summary(
                 self._ops, os.path.join(self._task_dir, "summary"), summarize(self.state, mark)
             )
@@ -439,16 +440,22 @@ class LocalTaskWriter:
             self._log.roll()
             self.append([squashed], sync=True)
             crash_point("squash_committed")
-            for _first, path in old_segments:
-                self._ops.unlink(path)
-            for name in self._ops.listdir(self._log_dir):
-                if ".torn-" in name:
-                    self._ops.unlink(os.path.join(self._log_dir, name))
-            self._ops.fsync_dir(self._log_dir)
+            # Snapshots first: they name the old segments, and a snapshot naming a removed
+            # segment is reported by `verify`. Then the old segments oldest first, each removal
+            # durable before the next, so a power loss leaves a contiguous tail of the old log,
+            # never a gap. The new segment may reuse the name of an empty last segment: keep it.
             snap_dir = self._store._snap_dir(self.task_id)
             for path in list_snapshots(self._ops, snap_dir):
                 self._ops.unlink(path)
             self._ops.fsync_dir(snap_dir)
+            for _first, path in old_segments:
+                if path != self._log.segment_path:
+                    self._ops.unlink(path)
+                    self._ops.fsync_dir(self._log_dir)
+            for name in self._ops.listdir(self._log_dir):
+                if ".torn-" in name:
+                    self._ops.unlink(os.path.join(self._log_dir, name))
+            self._ops.fsync_dir(self._log_dir)
             self._remove_unreferenced_blobs()
         except OSError as exc:
             raise self._store._storage_error("squash the task", exc) from None
@@ -502,13 +509,31 @@ class LocalTaskWriter:
                 self._claim.release()
 
     def abandon(self) -> None:
-        """Release descriptors and the claim without writing anything (after an I/O failure)."""
+        """Release descriptors and the claim without writing anything (after an I/O failure).
+
+        Not even a sync of what is pending: after a failed sync anywhere, rule 8 allows none.
+        """
         try:
-            self._log.close()
+            self._log.close(sync=False)
         except Exception:
             pass
         finally:
             self._claim.release()
+
+
+def _refuse_links(task_dir: str) -> None:
+    """Fail closed on a symlink planted at a task directory the writer writes into (rule 1).
+
+    Files are opened with O_NOFOLLOW, which guards only the last path component: a link at
+    ``snapshots/`` or ``log/`` would otherwise send every write to wherever it points.
+    """
+    for name in ("", "log", "snapshots", "blobs"):
+        path = os.path.join(task_dir, name) if name else task_dir
+        if os.path.islink(path):
+            raise StorageError(
+                f"{path} is a symbolic link; agentrun never writes through links inside a task. "
+                "Replace it with the real directory"
+            )
 
 
 def _tree_bytes(root: str) -> int:

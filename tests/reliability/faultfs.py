@@ -1,0 +1,165 @@
+"""FaultFS: a ``FileOps`` that fails the N-th operation (test plan F1; SQLite's I/O-error loop).
+
+Operations are numbered in call order across every method of the seam (opens, writes, syncs,
+directory operations and reads alike). Operation ``fail_at`` fails with ``EIO``, ``ENOSPC`` or
+``EFBIG``, or, for a write, comes back *short* (half the bytes really written, the count
+returned, as a full disk or ``RLIMIT_FSIZE`` does). ``persistent=True`` fails every later
+operation as well (every later write, for ``short``), like a disk that went away. With ``op``
+(and ``match``), N counts only the calls of that operation on paths containing ``match``. Every
+call is
+counted and traced, so tests can assert what happened *after* a failure (rules 8 and 9).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agentrun.store.fileops import FILE_MODE, OsFileOps
+
+ERRORS = {"EIO": errno.EIO, "ENOSPC": errno.ENOSPC, "EFBIG": errno.EFBIG}
+SYNC_OPS = ("fsync", "fdatasync", "fsync_dir")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One traced operation: its number, name, path, and whether it was the injected fault."""
+
+    number: int
+    op: str
+    path: str
+    failed: bool = False
+
+
+class FaultFS(OsFileOps):
+    """``OsFileOps`` that injects one fault (see module); ``on_fault`` runs when it fires."""
+
+    def __init__(
+        self,
+        *,
+        fail_at: int | None = None,
+        error: str = "EIO",
+        persistent: bool = False,
+        on_fault: Callable[[Call], None] | None = None,
+        op: str | None = None,
+        match: str = "",
+    ) -> None:
+        if error != "short" and error not in ERRORS:
+            raise ValueError(f"unknown fault {error!r}")
+        self.fail_at = fail_at
+        self.error = error
+        self.persistent = persistent
+        self.on_fault = on_fault
+        self.op, self.match = op, match
+        self.matching = 0  # calls of ``op`` on a path containing ``match``
+        self.counts: Counter[str] = Counter()
+        self.trace: list[Call] = []
+        self.fired: Call | None = None
+        self._paths: dict[int, str] = {}
+
+    def _enter(self, op: str, path: str) -> bool:
+        """Count the call; raise the injected error, or return True for a short write."""
+        self.counts[op] += 1
+        number = len(self.trace) + 1
+        if self.op is not None:
+            if op == self.op and self.match in path:
+                self.matching += 1
+            hit = op == self.op and self.match in path and self.matching == self.fail_at
+        else:
+            hit = number == self.fail_at
+        fails = hit or (self.persistent and self.fired is not None)
+        if fails and self.error == "short":
+            fails = op == "write"
+        self.trace.append(Call(number, op, path, fails))
+        if not fails:
+            return False
+        call = self.trace[-1]
+        if self.fired is None:
+            self.fired = call
+            if self.on_fault is not None:
+                self.on_fault(call)
+        if self.error == "short":
+            return True
+        code = ERRORS[self.error]
+        raise OSError(code, os.strerror(code), path)
+
+    def after_fault(self, *ops: str) -> list[Call]:
+        """Calls of ``ops`` made after the injected fault fired (excluding the fault itself)."""
+        if self.fired is None:
+            return []
+        return [c for c in self.trace[self.fired.number :] if c.op in ops]
+
+    # -- FileOps ------------------------------------------------------------------------------
+
+    def open(self, path: str, flags: int, mode: int = FILE_MODE) -> int:
+        self._enter("open", path)
+        fd = super().open(path, flags, mode)
+        self._paths[fd] = path
+        return fd
+
+    def write(self, fd: int, data: bytes) -> int:
+        if self._enter("write", self._paths.get(fd, "")):
+            return super().write(fd, data[: len(data) // 2])
+        return super().write(fd, data)
+
+    def fdatasync(self, fd: int) -> None:
+        self._enter("fdatasync", self._paths.get(fd, ""))
+        super().fdatasync(fd)
+
+    def fsync(self, fd: int) -> None:
+        self._enter("fsync", self._paths.get(fd, ""))
+        super().fsync(fd)
+
+    def fsync_dir(self, path: str) -> None:
+        self._enter("fsync_dir", path)
+        super().fsync_dir(path)
+
+    def close(self, fd: int) -> None:
+        path = self._paths.pop(fd, "")
+        try:
+            self._enter("close", path)
+        finally:
+            super().close(fd)  # a failed close still releases the descriptor, as close(2) does
+
+    def fstat_size(self, fd: int) -> int:
+        self._enter("fstat_size", self._paths.get(fd, ""))
+        return super().fstat_size(fd)
+
+    def truncate(self, fd: int, size: int) -> None:
+        self._enter("truncate", self._paths.get(fd, ""))
+        super().truncate(fd, size)
+
+    def replace(self, src: str, dst: str) -> None:
+        self._enter("replace", dst)
+        super().replace(src, dst)
+
+    def mkdir(self, path: str, mode: int = 0o700) -> None:
+        self._enter("mkdir", path)
+        super().mkdir(path, mode)
+
+    def unlink(self, path: str) -> None:
+        self._enter("unlink", path)
+        super().unlink(path)
+
+    def rmdir(self, path: str) -> None:
+        self._enter("rmdir", path)
+        super().rmdir(path)
+
+    def listdir(self, path: str) -> list[str]:
+        self._enter("listdir", path)
+        return super().listdir(path)
+
+    def read_file(self, path: str) -> bytes:
+        self._enter("read_file", path)
+        return super().read_file(path)
+
+    def read_range(self, path: str, offset: int, size: int) -> bytes:
+        self._enter("read_range", path)
+        return super().read_range(path, offset, size)
+
+    def size(self, path: str) -> int:
+        self._enter("size", path)
+        return super().size(path)
