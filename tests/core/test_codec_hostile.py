@@ -28,11 +28,12 @@ from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
 from agentrun.core.events import EVENT_TYPES, Event
 from agentrun.store.framing import MAX_RECORD, RECORD_HEADER, encode_record, read_record
 from tests.core.strategies import seeded
+from tests.trials import trials
 
 MIB = 1024 * 1024
 TIME_LIMIT_S = 1.0
 MEMORY_LIMIT = 64 * MIB
-MUTATION_EXAMPLES = 2000
+MUTATION_EXAMPLES = trials(2_000, 1_000_000)
 
 EVENT, CORRUPT, UPGRADE = "event", "corrupt", "upgrade"
 TS = "2026-01-01T00:00:00+00:00"

@@ -29,6 +29,7 @@ from tests.runtime.kill_harness import (
     resume_until_done,
     task_ids,
 )
+from tests.trials import trials
 
 WRITE_POINTS = ["before_write", "after_write_before_sync", "after_sync"]
 # Tool passes: 1 lookup, 2 write_file, 3 charge, 6 notify, 8 charge, 10 notify.
@@ -95,7 +96,7 @@ def test_kill_during_task_creation_leaves_no_half_task(tmp_path: Path, point: st
 SEED = int(os.environ.get("AGENTRUN_SEED", random.randrange(1 << 30)))
 
 
-@pytest.mark.parametrize("task_number", range(12))
+@pytest.mark.parametrize("task_number", range(trials(12, 1_700)))
 def test_random_kills_then_resume_converge_to_the_reference(
     tmp_path: Path, reference: dict, task_number: int
 ) -> None:

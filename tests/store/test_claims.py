@@ -27,12 +27,13 @@ from agentrun.core.errors import ClaimedError
 from agentrun.core.events import RunStarted
 from agentrun.store.local import LocalTaskStore
 from tests.store.builders import build_task
+from tests.trials import trials
 
 REPO = Path(__file__).resolve().parents[2]
 RACERS = 8
-ROUNDS = 25
+ROUNDS = trials(25, 1_000)
 LOSER_LIMIT_MS = 1000.0
-KILL_ROUNDS = 5
+KILL_ROUNDS = trials(5, 100)
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:

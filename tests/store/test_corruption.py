@@ -27,12 +27,13 @@ from agentrun.core.errors import CorruptLogError
 from agentrun.store.local import LocalTaskStore
 from agentrun.store.verify import verify_task
 from tests.store.builders import BuiltTask, build_task, content_digest, record_bounds, seed_from_env
+from tests.trials import trials
 
 KIB = 1024
 RECORDS = 40
 BIG = {12: 64 * KIB, 33: 5 * KIB}
 SEGMENT_BYTES = 72 * KIB
-T3_TRIALS = 2000
+T3_TRIALS = trials(2_000, 100_000)
 T3_CHUNKS = 2
 MIN_VALID_AFTER = 3
 

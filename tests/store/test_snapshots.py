@@ -23,8 +23,9 @@ from agentrun.store.snapshots import list_snapshots
 from agentrun.store.verify import verify_task
 from tests.store.builders import build_task, event_at, run_started, seed_from_env
 from tests.store.conftest import CleanLogs
+from tests.trials import trials
 
-T12_TRIALS = 100
+T12_TRIALS = trials(100, 5_000)
 SNAPSHOT_EVERY = 7
 OPS = ("delete_all", "bit_flip", "other_task", "other_seq")
 

@@ -45,6 +45,7 @@ from tests.store.builders import (
     seed_from_env,
 )
 from tests.store.conftest import CleanLogs
+from tests.trials import trials
 
 KIB = 1024
 # 40 records: seq 12 is ~64 KiB and lands in the first (sealed) segment, seq 33 is 5 KiB and
@@ -247,7 +248,7 @@ def test_stress_every_byte_of_a_200_record_log_is_a_torn_tail(
 
 # -- T2 ---------------------------------------------------------------------------------------
 
-T2_TRIALS = 1000
+T2_TRIALS = trials(1_000, 50_000)
 
 
 def test_zero_and_garbage_tails_are_torn_and_repaired(
