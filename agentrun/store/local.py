@@ -45,6 +45,7 @@ from agentrun.store.summary import read_summary, summarize, write_summary
 from agentrun.store.task_store import LoadedTask
 
 DEFAULT_SNAPSHOT_EVERY = 1000
+SNAPSHOTS_KEPT = 2
 CANCEL_REQUEST = "cancel-request"
 
 
@@ -386,8 +387,17 @@ class LocalTaskWriter:
         if position is None:
             return
         self._log.sync()  # a snapshot must never be ahead of the durable log
+        snap_dir = self._store._snap_dir(self.task_id)
         try:
-            write_snapshot(self._ops, self._store._snap_dir(self.task_id), self.state, position)
+            write_snapshot(self._ops, snap_dir, self.state, position)
+            # Each snapshot holds the whole state: keeping them all would grow the task
+            # quadratically. The newest few are enough; an older one is only a fallback if the
+            # newest turns out damaged, and the log is always the last resort (rule 18).
+            stale = list_snapshots(self._ops, snap_dir)[SNAPSHOTS_KEPT:]
+            for path in stale:
+                self._ops.unlink(path)
+            if stale:
+                self._ops.fsync_dir(snap_dir)
         except OSError as exc:
             raise self._store._storage_error("write a snapshot", exc) from None
         self._since_snapshot = 0

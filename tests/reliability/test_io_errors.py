@@ -267,7 +267,7 @@ def test_a_failed_snapshot_write_leaves_the_old_snapshot_readable(
     newest = Path(snapshot_path(str(snap_dir), position.seq))
     newest.unlink()  # the write below makes a new snapshot beside the older ones
     old = {Path(p): Path(p).read_bytes() for p in list_snapshots(store.ops, str(snap_dir))}
-    assert len(old) >= 2
+    assert len(old) >= 1  # the writer keeps the newest SNAPSHOTS_KEPT; one is left here
     fs = FaultFS(fail_at=index + 1)
     with pytest.raises(OSError):
         write_snapshot(fs, str(snap_dir), state, position)
