@@ -579,6 +579,16 @@ def profile(root: Path, steps: int, effect: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    print("\n".join(report(argv)))
+    return 0
+
+
+def report(argv: list[str] | None = None, *, command: str | None = None) -> list[str]:
+    """Run the benchmark as ``python -m bench.loop ARGV`` would and return its markdown lines.
+
+    The importable entry point (``python -m bench`` calls it); ``command`` overrides the
+    reproduce command shown in the table.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m bench.loop", description=__doc__.split("\n")[0]
     )
@@ -608,7 +618,9 @@ def main(argv: list[str] | None = None) -> int:
     args.steps = args.steps or (200 if args.quick else 1000)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.time_budget = args.time_budget or (25.0 if args.quick else 160.0)
-    command = " ".join(["python -m bench.loop", *(argv if argv is not None else sys.argv[1:])])
+    if command is None:
+        given = argv if argv is not None else sys.argv[1:]
+        command = " ".join(["python -m bench.loop", *given])
 
     args.load_before, args.io_before = load_average(), io_pressure()
     root = Path(tempfile.mkdtemp(prefix="agentrun-bench-loop-", dir=tempfile.gettempdir()))
@@ -642,13 +654,12 @@ def main(argv: list[str] | None = None) -> int:
             out += profile(root, args.profile_steps or args.steps, "read")
         elapsed = time.perf_counter() - started
         out.append(f"Total benchmark time: {elapsed:.1f} s.")
-        print("\n".join(out))
     finally:
         if args.keep:
             print(f"kept {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
-    return 0
+    return out
 
 
 if __name__ == "__main__":

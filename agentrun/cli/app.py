@@ -3,85 +3,199 @@
 Every ``AgentrunError`` becomes ``error: <message>`` on stderr and its exit code (design §8);
 anything unexpected becomes one line too, with the traceback only under ``--debug`` or
 ``AGENTRUN_DEBUG=1``. Pretty exceptions never show locals: they can hold API keys.
+
+Start-up is kept lazy (``bench/cli_latency.py`` measures it): this module imports only ``os``
+and ``sys``; ``agentrun --version`` is answered before typer is imported; a command named on
+the command line registers only the module that defines it (every command is registered for
+the top-level ``--help``, an unknown name, or anything this shortcut does not recognize).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typer reads the callback's annotations at run time
+# and they name objects imported inside ``_new_app``.
 import os
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
-from agentrun import __version__
-from agentrun.cli.settings import Settings
+HELP = "Durable execution for AI agents: run, resume, inspect and trust long agent tasks."
 
-app = typer.Typer(
-    name="agentrun",
-    help="Durable execution for AI agents: run, resume, inspect and trust long agent tasks.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Which module of ``agentrun.cli.commands`` registers each command: a start-up shortcut only.
+# A name missing here, or a module that turns out not to register it, falls back to
+# ``register_all``, so a stale entry costs time, never behaviour.
+_COMMAND_MODULES = {
+    "start": "run",
+    "submit": "run",
+    "resume": "run",
+    "resolve": "run",
+    "batch": "queue",
+    "cancel": "queue",
+    "prune": "queue",
+    "ls": "inspect",
+    "show": "inspect",
+    "log": "history",
+    "diff": "history",
+    "export": "history",
+    "fork": "fork",
+    "stats": "stats",
+    "verify": "verify",
+}
+_GLOBAL_FLAGS = ("--allow-network-fs", "--debug")
+
+_app: "typer.Typer | None" = None
 
 
-def _version(value: bool) -> None:
-    if value:
-        print(f"agentrun {__version__}")
-        raise typer.Exit()
+def _new_app() -> "typer.Typer":
+    """A Typer app with the global options and no commands."""
+    from pathlib import Path
+    from typing import Annotated
+
+    import typer
+
+    from agentrun import __version__
+    from agentrun.cli.settings import Settings
+
+    new = typer.Typer(
+        name="agentrun",
+        help=HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    def _version(value: bool) -> None:
+        if value:
+            print(f"agentrun {__version__}")
+            raise typer.Exit()
+
+    @new.callback()
+    def main_options(
+        ctx: typer.Context,
+        home: Annotated[
+            Path | None,
+            typer.Option(
+                "--home", help="Where tasks live (default: $AGENTRUN_HOME or the user data dir)."
+            ),
+        ] = None,
+        allow_network_fs: Annotated[
+            bool, typer.Option("--allow-network-fs", help="Accept a home on NFS/SMB/FUSE (risky).")
+        ] = False,
+        debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version", callback=_version, is_eager=True, help="Print the version and exit."
+            ),
+        ] = False,
+    ) -> None:
+        """Durable execution for AI agents: run, resume, inspect and trust long agent tasks."""
+        ctx.obj = Settings(home=home, allow_network_fs=allow_network_fs, debug=debug)
+
+    return new
 
 
-@app.callback()
-def main_options(
-    ctx: typer.Context,
-    home: Annotated[
-        Path | None,
-        typer.Option(
-            "--home", help="Where tasks live (default: $AGENTRUN_HOME or the user data dir)."
-        ),
-    ] = None,
-    allow_network_fs: Annotated[
-        bool, typer.Option("--allow-network-fs", help="Accept a home on NFS/SMB/FUSE (risky).")
-    ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
-    """Durable execution for AI agents: run, resume, inspect and trust long agent tasks."""
-    ctx.obj = Settings(home=home, allow_network_fs=allow_network_fs, debug=debug)
+def _full_app() -> "typer.Typer":
+    """The app with every command (``register_all`` registers them once)."""
+    global _app
+    if _app is None:
+        _app = _new_app()
+    from agentrun.cli.commands import register_all
+
+    register_all(_app)
+    return _app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from agentrun.cli.app import app`` still works, built on first use
+        global _app
+        if _app is None:
+            _app = _new_app()
+        return _app
+    raise AttributeError(name)
 
 
 def _register() -> None:
-    from agentrun.cli.commands import register_all
+    _full_app()
 
-    register_all(app)
+
+def _command_name(args: list[str]) -> str | None:
+    """The command named by ``args`` after the global options, if they are all recognized."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--home":
+            index += 2
+            continue
+        if arg.startswith("--home=") or arg in _GLOBAL_FLAGS:
+            index += 1
+            continue
+        if arg.startswith("-"):
+            return None  # --help, --version, a typo: the full app decides
+        return arg
+    return None
+
+
+def _app_for(args: list[str]) -> "typer.Typer":
+    """An app with just the command ``args`` names, or the full app."""
+    name = _command_name(args)
+    module_name = _COMMAND_MODULES.get(name or "")
+    if module_name is None:
+        return _full_app()
+    import importlib
+
+    module = importlib.import_module(f"agentrun.cli.commands.{module_name}")
+    small = _new_app()
+    module.register(small)
+    names = {
+        info.name or info.callback.__name__.replace("_", "-").lower()
+        for info in small.registered_commands
+        if info.callback is not None or info.name
+    }
+    return small if name in names else _full_app()
+
+
+def _click(name: str) -> tuple[type[BaseException], ...]:
+    """The classes named ``name`` of every click in use: typer's bundled copy and click itself.
+
+    typer < 0.29 runs on click; typer 0.29 bundles its own copy (``typer._click``) and raises
+    its own ``Exit``/``Abort``. A class can only have been raised once its module is imported,
+    so looking them up lazily costs nothing at start-up and misses nothing.
+    """
+    found: list[type[BaseException]] = []
+    for module_name in ("typer._click.exceptions", "click.exceptions", "typer.exceptions"):
+        module = sys.modules.get(module_name)
+        cls = getattr(module, name, None) if module is not None else None
+        if isinstance(cls, type) and issubclass(cls, BaseException) and cls not in found:
+            found.append(cls)
+    return tuple(found)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code; the one error boundary."""
-    import click
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # the common case, answered without importing typer
+        from agentrun import __version__
+
+        print(f"agentrun {__version__}")
+        return 0
+
+    import typer
 
     from agentrun.core.errors import AgentrunError
 
-    args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("AGENTRUN_DEBUG") == "1"
-    _register()
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(_app_for(args))
     try:
         result = command.main(args=args, prog_name="agentrun", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except _click("Exit") as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except _click("Abort"):
         return 130
-    except click.ClickException as exc:
+    except _click("ClickException") as exc:
         exc.show()
         return 2 if exc.exit_code in (1, 2) else exc.exit_code
     except AgentrunError as exc:

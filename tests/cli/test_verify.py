@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agentrun.store.local import LocalTaskStore
+from agentrun.store.local import SNAPSHOTS_KEPT, LocalTaskStore
 from tests.conftest import CliResult, run_agentrun
 from tests.store.builders import BuiltTask, build_task, record_bounds, seed_from_env, tree_digest
 
@@ -56,7 +56,7 @@ def test_snapshots_are_counted_and_checked(cli: Cli, agentrun_home: Path) -> Non
     store = LocalTaskStore(agentrun_home, snapshot_every=10)
     built = build_task(store, 35, task_id="job-snapshots")
     code, reports = verify_json(cli, built.task_id)
-    assert code == 0 and reports[0]["snapshots"] == 3 and reports[0]["problems"] == []
+    assert code == 0 and reports[0]["snapshots"] == SNAPSHOTS_KEPT and reports[0]["problems"] == []
 
 
 def test_show_reads_from_the_newest_snapshot_so_only_verify_sees_older_damage(
