@@ -9,6 +9,7 @@ failed fsync, breaks the writer for good: no retry, no further append (rules 8-9
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Sequence
@@ -179,11 +180,10 @@ class LogWriter:
     def _after_failed_write(self, exc: OSError) -> None:
         # Rule 9: never append after a failed or short write; cut back to the last good end.
         self._broken = f"write failed: {exc}"
-        try:
+        # If this fails too, the next open classifies the tail as torn and repairs it.
+        with contextlib.suppress(OSError):
             self._ops.truncate(self._fd, self._end)
             self._ops.fdatasync(self._fd)
-        except OSError:
-            pass  # the next open classifies the tail as torn and repairs it
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageError(
                 f"disk full while writing {self._path}; free space, then `agentrun resume` "
