@@ -139,7 +139,8 @@ def apply(state: State, event: Event) -> None:
     previous_ts = state.updated_at
     state.last_seq = event.seq
     state.updated_at = event.ts
-    if state.status == RUNNING and previous_ts:
+    # The gap before a run_started is downtime (a crash, a kill, a reboot), not work.
+    if state.status == RUNNING and previous_ts and type(event) is not RunStarted:
         state.active_seconds += max(0.0, _seconds_between(previous_ts, event.ts))
     handler = _HANDLERS.get(type(event))
     if handler is not None:

@@ -153,3 +153,18 @@ def _run() -> list[Event]:
             files=[{"path": "a.txt", "before": None, "after": "h1"}],
         ),
     ]
+
+
+def test_active_time_does_not_count_the_downtime_after_a_crash() -> None:
+    def at(second: int) -> str:
+        return f"2026-01-01T00:{second // 60:02d}:{second % 60:02d}+00:00"
+
+    events = [
+        TaskCreated(seq=1, ts=at(0), task_id="t", goal="g", agent={}),
+        RunStarted(seq=2, ts=at(1), pid=1, host="h", version="v", attempt=1),
+        ModelResponded(seq=3, ts=at(3), message={"role": "assistant"}, usage={}, model="m"),
+        # killed here; resumed 10 minutes later
+        RunStarted(seq=4, ts=at(603), pid=2, host="h", version="v", attempt=2),
+        ModelResponded(seq=5, ts=at(606), message={"role": "assistant"}, usage={}, model="m"),
+    ]
+    assert fold(events).active_seconds == 2 + 3
