@@ -22,10 +22,9 @@ from agentrun.core.conversation import (
     ModelRequest,
     ToolCall,
     ToolSpec,
-    Usage,
 )
 from agentrun.core.errors import ModelError, ModelResponseError
-from agentrun.models.base import TextCallback, estimate_message_tokens, parse_tool_arguments
+from agentrun.models.base import TextCallback, parse_tool_arguments, reply_usage
 from agentrun.models.options import ModelOptions
 from agentrun.models.transport import (
     Endpoint,
@@ -268,18 +267,7 @@ class _Turn:
         )
         text = "".join(block.text for block in ordered if block.kind == "text")
         message = Message(role="assistant", content=text, tool_calls=calls)
-        usage = Usage(
-            input_tokens=(
-                self.input_tokens
-                if self.input_tokens is not None
-                else estimate_message_tokens(request.messages)
-            ),
-            output_tokens=(
-                self.output_tokens
-                if self.output_tokens is not None
-                else estimate_message_tokens([message])
-            ),
-        )
+        usage = reply_usage(request, message, self.input_tokens, self.output_tokens)
         return ModelReply(
             message=message,
             usage=usage,

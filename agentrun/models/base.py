@@ -10,7 +10,13 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from agentrun.core.conversation import INVALID_ARGUMENTS_KEY, Message, ModelReply, ModelRequest
+from agentrun.core.conversation import (
+    INVALID_ARGUMENTS_KEY,
+    Message,
+    ModelReply,
+    ModelRequest,
+    Usage,
+)
 from agentrun.core.tokens import CHARS_PER_TOKEN, estimate_tokens, messages_tokens
 
 # Callback for live progress: receives each streamed text delta as it arrives.
@@ -36,6 +42,19 @@ class Model(Protocol):
         ...
 
 
+def reply_usage(
+    request: ModelRequest,
+    message: Message,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+) -> Usage:
+    """The usage of a reply: what the provider reported, estimated where it reported nothing."""
+    return Usage(
+        input_tokens if input_tokens is not None else estimate_message_tokens(request.messages),
+        output_tokens if output_tokens is not None else estimate_message_tokens([message]),
+    )
+
+
 def estimate_message_tokens(messages: Iterable[Message]) -> int:
     """Estimate the tokens of messages with the one estimator of ``agentrun.core.tokens``."""
     return messages_tokens(m.to_dict() for m in messages)
@@ -57,4 +76,11 @@ def parse_tool_arguments(raw: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {INVALID_ARGUMENTS_KEY: raw}
 
 
-__all__ = ["CHARS_PER_TOKEN", "Model", "TextCallback", "estimate_message_tokens", "estimate_tokens"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "Model",
+    "TextCallback",
+    "estimate_message_tokens",
+    "estimate_tokens",
+    "reply_usage",
+]

@@ -28,8 +28,8 @@ from agentrun.core.conversation import (
 from agentrun.core.errors import ModelError, ModelResponseError
 from agentrun.models.base import (
     TextCallback,
-    estimate_message_tokens,
     parse_tool_arguments,
+    reply_usage,
 )
 from agentrun.models.options import ModelOptions
 from agentrun.models.transport import (
@@ -242,10 +242,7 @@ class _Turn:
             for position, (_, slot) in enumerate(sorted(self.calls.items()))
         )
         message = Message(role="assistant", content="".join(self.text), tool_calls=calls)
-        usage = self.usage or Usage(
-            input_tokens=estimate_message_tokens(request.messages),
-            output_tokens=estimate_message_tokens([message]),
-        )
+        usage = self.usage or reply_usage(request, message)
         return ModelReply(
             message=message,
             usage=usage,

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentrun.core.conversation import Message, ModelReply, ModelRequest, ToolCall, Usage
+from agentrun.core.conversation import Message, ModelReply, ModelRequest, ToolCall
 from agentrun.core.errors import ModelError, SpecError
-from agentrun.models.base import TextCallback, estimate_message_tokens
+from agentrun.models.base import TextCallback, reply_usage
 from agentrun.models.options import ModelOptions
 
 _TURN_KEYS = ("content", "tool_calls", "delay_s", "usage")
@@ -96,18 +96,7 @@ class ScriptedModel:
         message = Message(role="assistant", content=turn.content, tool_calls=calls)
         if turn.content and on_text is not None:
             on_text(turn.content)
-        usage = Usage(
-            input_tokens=(
-                turn.input_tokens
-                if turn.input_tokens is not None
-                else estimate_message_tokens(request.messages)
-            ),
-            output_tokens=(
-                turn.output_tokens
-                if turn.output_tokens is not None
-                else estimate_message_tokens([message])
-            ),
-        )
+        usage = reply_usage(request, message, turn.input_tokens, turn.output_tokens)
         return ModelReply(
             message=message,
             usage=usage,
@@ -232,5 +221,5 @@ def _summary_reply(name: str, request: ModelRequest, started: float) -> ModelRep
     heads = [line[:60] for line in text.splitlines() if line.strip()]
     summary = "; ".join(heads)[:800]
     message = Message(role="assistant", content=summary)
-    usage = Usage(estimate_message_tokens(request.messages), estimate_message_tokens([message]))
+    usage = reply_usage(request, message)
     return ModelReply(message, usage, name, time.monotonic() - started)
