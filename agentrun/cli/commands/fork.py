@@ -17,8 +17,8 @@ from agentrun.cli.commands.run import (
     MaxTokens,
     ModelOpt,
     QuietOpt,
-    _budget,
-    _run,
+    budget_options,
+    run_in_foreground,
 )
 from agentrun.cli.output import print_json, print_json_line, warn
 from agentrun.cli.settings import settings
@@ -72,7 +72,7 @@ def fork(
         system=system,
         tools=tuple(tool or ()),
         workspace=workspace,
-        budget=_budget(max_steps, max_tokens, max_cost_usd, max_time, max_attempts),
+        budget=budget_options(max_steps, max_tokens, max_cost_usd, max_time, max_attempts),
         approve=tuple(approve or ()),
         on_unknown=on_unknown,
     )
@@ -110,7 +110,7 @@ def fork(
     if not run_now:
         return 0
     sys.stdout.flush()
-    return _run(ctx, result.task_id, as_json=as_json, quiet=quiet, base_url=None)
+    return run_in_foreground(ctx, result.task_id, as_json=as_json, quiet=quiet, base_url=None)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,13 +20,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Stream events as JSON lin
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; never ask.")]
 
 
-def _budget(
+def budget_options(
     max_steps: int | None,
     max_tokens: int | None,
     max_cost_usd: float | None,
     max_time: str | None,
     max_attempts: int | None,
 ) -> dict[str, object]:
+    """The budget flags that were given, by their [budget] names."""
     values = {
         "max_steps": max_steps,
         "max_tokens": max_tokens,
@@ -94,7 +95,7 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
             system=system,
             tools=tuple(tool or ()),
             workspace=workspace,
-            budget=_budget(max_steps, max_tokens, max_cost_usd, max_time, max_attempts),
+            budget=budget_options(max_steps, max_tokens, max_cost_usd, max_time, max_attempts),
             approve=tuple(approve or ()),
             on_unknown=on_unknown,
             check=check,
@@ -122,7 +123,7 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
             print(json.dumps(to_record(first), ensure_ascii=False), flush=True)
         else:
             print(new_id, flush=True)
-        return _run(ctx, new_id, as_json=as_json, quiet=quiet, base_url=base_url)
+        return run_in_foreground(ctx, new_id, as_json=as_json, quiet=quiet, base_url=base_url)
 
     return command
 
@@ -199,7 +200,8 @@ def resume(
         raise UsageError("choose one of --retry-unknown and --skip-unknown")
     unknown = "retry" if retry_unknown else "skip" if skip_unknown else None
     budget = check_budget(
-        _budget(max_steps, max_tokens, max_cost_usd, max_time, max_attempts), "the command line"
+        budget_options(max_steps, max_tokens, max_cost_usd, max_time, max_attempts),
+        "the command line",
     )
     store = settings(ctx).store()
     if all_tasks:
@@ -214,7 +216,7 @@ def resume(
     for task_id in ids:
         try:
             codes.append(
-                _run(
+                run_in_foreground(
                     ctx,
                     task_id,
                     as_json=as_json,
@@ -276,7 +278,7 @@ def _resumable(status: str) -> bool:
     return status in ("running", "paused", "queued")
 
 
-def _run(
+def run_in_foreground(
     ctx: typer.Context,
     task_id: str,
     *,
@@ -286,6 +288,7 @@ def _run(
     unknown: str | None = None,
     budget: dict[str, object] | None = None,
 ) -> int:
+    """Run a task in this process with progress, signals and the exit code of design §8."""
     from agentrun.cli.progress import CliReporter
     from agentrun.models.options import ModelOptions
     from agentrun.runtime.runner import Runner, RunOptions
