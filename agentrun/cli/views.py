@@ -169,7 +169,7 @@ class TaskView:
 
 def task_view(state: State, *, at_seq: int | None, is_claimed: bool) -> TaskView:
     """The ``show`` view of a state; as of a past event the status is the log's, not live."""
-    data = state.to_dict()
+    data = state.to_plain_dict()
     if at_seq is None:
         data["status"] = live_status(state.status, is_claimed)
     limits = state.agent.get("budget") or {}

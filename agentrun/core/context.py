@@ -19,8 +19,10 @@ Never touched: the system prompt, the goal, and the latest turn. No I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from agentrun.core.pages import as_list
 from agentrun.core.tokens import estimate_tokens, message_tokens
 
 
@@ -53,22 +55,28 @@ def cap_tool_output(text: str, number: int, cap_tokens: int) -> str:
     return shorten(text, number, head=keep, tail=keep)
 
 
-def context_view(messages: list[dict[str, Any]], compacted: dict[str, Any]) -> list[dict[str, Any]]:
-    """The conversation as the model sees it: compaction edits applied, dropped ones left out."""
+def context_view(
+    messages: Sequence[dict[str, Any]], compacted: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The conversation as the model sees it: compaction edits applied, dropped ones left out.
+
+    A message that compaction replaced or dropped is never read, so a paged conversation
+    (``core.pages``) loads only the pages that still reach the model.
+    """
     if not compacted:
-        return messages
+        return as_list(messages)
     view = []
-    for index, message in enumerate(messages):
+    for index in range(len(messages)):
         key = str(index)
         if key not in compacted:
-            view.append(message)
+            view.append(messages[index])
         elif compacted[key] is not None:
             view.append(compacted[key])
     return view
 
 
 def plan_compaction(
-    messages: list[dict[str, Any]],
+    messages: Sequence[dict[str, Any]],
     compacted: dict[str, Any],
     *,
     fixed_tokens: int,
@@ -109,20 +117,20 @@ def plan_compaction(
 
 
 def _current(
-    messages: list[dict[str, Any]], compacted: dict[str, Any], index: int
+    messages: Sequence[dict[str, Any]], compacted: dict[str, Any], index: int
 ) -> dict[str, Any] | None:
     key = str(index)
     return compacted[key] if key in compacted else messages[index]
 
 
-def _latest_turn(messages: list[dict[str, Any]], live: list[int]) -> list[int]:
+def _latest_turn(messages: Sequence[dict[str, Any]], live: list[int]) -> list[int]:
     for position in range(len(live) - 1, -1, -1):
         if messages[live[position]]["role"] == "assistant":
             return live[position:]
     return live[-1:]
 
 
-def _turns(messages: list[dict[str, Any]], live: list[int]) -> list[list[int]]:
+def _turns(messages: Sequence[dict[str, Any]], live: list[int]) -> list[list[int]]:
     """Live indices grouped so that a tool result never loses the call it answers."""
     groups: list[list[int]] = []
     for index in live:
@@ -134,7 +142,7 @@ def _turns(messages: list[dict[str, Any]], live: list[int]) -> list[list[int]]:
 
 
 def _drop_turns(
-    messages: list[dict[str, Any]],
+    messages: Sequence[dict[str, Any]],
     current: dict[int, dict[str, Any] | None],
     live: list[int],
     protected: set[int],

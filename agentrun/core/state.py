@@ -28,6 +28,7 @@ from agentrun.core.events import (
     ToolIntended,
     ToolResolved,
 )
+from agentrun.core.pages import PagedList, as_list
 from agentrun.core.tokens import message_tokens
 
 # Task statuses as the log defines them. ``running`` means a run started and has not ended in
@@ -41,8 +42,6 @@ CALL_REQUESTED = "requested"  # the model asked; nothing durable has happened ye
 CALL_APPROVED = "approved"  # a person said yes; intent not yet written
 CALL_INTENDED = "intended"  # tool_intended is durable; the outcome is unknown until completed
 CALL_DONE = "done"  # the result is recorded (completed, denied, skipped or result given)
-
-STATE_FORMAT = 1
 
 
 @dataclass(slots=True)
@@ -63,7 +62,8 @@ class State:
     outcome: str | None = None
     answer: str = ""
     check: dict[str, Any] | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    # A plain list, or a PagedList when the state came from a snapshot (``core.pages``).
+    messages: list[dict[str, Any]] | PagedList = field(default_factory=list)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: int = 0
     tool_calls: int = 0
@@ -85,12 +85,17 @@ class State:
     resolutions: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain map for snapshots and ``--json``; ``from_dict`` inverts it.
+        """A map of the fields; ``from_dict`` inverts it.
 
         Shallow: the map shares the state's lists and dicts, so treat it as read-only (``fold``
-        and ``from_dict`` copy what they keep).
+        and ``from_dict`` copy what they keep). ``messages`` may be a ``PagedList``; use
+        ``to_plain_dict`` for JSON or an event.
         """
         return {name: getattr(self, name) for name in _FIELD_NAMES}
+
+    def to_plain_dict(self) -> dict[str, Any]:
+        """``to_dict`` with the conversation as a plain list (reads every page)."""
+        return {**self.to_dict(), "messages": as_list(self.messages)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, copy_values: bool = True) -> State:

@@ -15,6 +15,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from agentrun.core.errors import (
 )
 from agentrun.core.events import Event, TaskCreated, TaskSquashed
 from agentrun.core.ids import generate_task_id, match_task_id, random_suffix, validate_task_id
+from agentrun.core.pages import PageRef
 from agentrun.core.state import State, apply, fold
 from agentrun.store.atomic import is_leftover, write_atomic
 from agentrun.store.claim import Claim, is_claimed
@@ -40,7 +42,14 @@ from agentrun.store.log_reader import Position, iter_records
 from agentrun.store.log_writer import DEFAULT_SEGMENT_BYTES, LogWriter
 from agentrun.store.recovery import open_tail, remove_leftovers
 from agentrun.store.segments import list_segments, segment_name
-from agentrun.store.snapshots import list_snapshots, read_snapshot, write_snapshot
+from agentrun.store.snapshots import (
+    PageLoader,
+    list_pages,
+    list_snapshots,
+    read_page,
+    read_snapshot,
+    write_snapshot,
+)
 from agentrun.store.summary import read_summary, summarize, write_summary
 from agentrun.store.task_store import LoadedTask
 
@@ -187,7 +196,8 @@ class LocalTaskStore:
         ignored: list[str] = []
         for path in list_snapshots(self.ops, self._snap_dir(task_id)):
             try:
-                snap = read_snapshot(self.ops, path, log_dir, task_id)
+                load_page = self._page_loader(task_id, log_dir, path)
+                snap = read_snapshot(self.ops, path, log_dir, task_id, load_page=load_page)
             except (CorruptRecordError, OSError) as exc:
                 ignored.append(f"{os.path.basename(path)}: {getattr(exc, 'reason', exc)}")
                 continue
@@ -201,6 +211,34 @@ class LocalTaskStore:
                 f"task {task_id} has no task_created event; run `agentrun verify`"
             )
         return LoadedTask(state, None, ignored)
+
+    def _page_loader(self, task_id: str, log_dir: str, snap_path: str) -> PageLoader:
+        """Read a snapshot's conversation page; if it is damaged, take it from the log instead.
+
+        A page is read long after its snapshot was checked, so it cannot make the snapshot be
+        ignored any more; it is a cache all the same (rule 18): the damage is reported in
+        ``warnings`` and the messages come from folding the log up to the snapshot's seq.
+        """
+        snap_dir = os.path.dirname(snap_path)
+        from_log: list[Any] = []
+
+        def load(start: int, ref: PageRef) -> list[Any]:
+            try:
+                return read_page(self.ops, snap_dir, ref)
+            except (CorruptRecordError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                self.warnings.append(
+                    f"task {task_id}: {os.path.basename(snap_path)} names a damaged page "
+                    f"{ref.digest[:12]} ({reason}); its messages were read from the log instead "
+                    "(run `agentrun verify`)"
+                )
+            if not from_log:
+                seq = int(os.path.basename(snap_path).split(".")[0])
+                events = (r.event for _n, r in iter_records(self.ops, log_dir))
+                from_log.append(fold(takewhile(lambda e: e.seq <= seq, events)).messages)
+            return list(from_log[0][start : start + ref.count])
+
+        return load
 
     def summary(self, task_id: str) -> dict[str, Any]:
         """The task's summary; rebuilt in memory (never written by a reader) when stale."""
@@ -389,7 +427,8 @@ class LocalTaskWriter:
         self._log.sync()  # a snapshot must never be ahead of the durable log
         snap_dir = self._store._snap_dir(self.task_id)
         try:
-            write_snapshot(self._ops, snap_dir, self.state, position)
+            # The writer keeps the paged conversation: the next snapshot writes only new pages.
+            self.state.messages = write_snapshot(self._ops, snap_dir, self.state, position)
             # Each snapshot holds the whole state: keeping them all would grow the task
             # quadratically. The newest few are enough; an older one is only a fallback if the
             # newest turns out damaged, and the log is always the last resort (rule 18).
@@ -442,7 +481,7 @@ class LocalTaskWriter:
         squashed = TaskSquashed(
             seq=self.next_seq,
             ts=self.state.updated_at,
-            state=self.state.to_dict(),
+            state=self.state.to_plain_dict(),
             events_dropped=self.state.last_seq,
             bytes_before=before,
         )
@@ -455,7 +494,7 @@ class LocalTaskWriter:
             # durable before the next, so a power loss leaves a contiguous tail of the old log,
             # never a gap. The new segment may reuse the name of an empty last segment: keep it.
             snap_dir = self._store._snap_dir(self.task_id)
-            for path in list_snapshots(self._ops, snap_dir):
+            for path in list_snapshots(self._ops, snap_dir) + list_pages(self._ops, snap_dir):
                 self._ops.unlink(path)
             self._ops.fsync_dir(snap_dir)
             for _first, path in old_segments:

@@ -4,19 +4,28 @@
 The payload names the position of event ``seq`` in the log and its CRC; a snapshot whose event
 is not in the log with that CRC, or that fails its own checks, is ignored and reported. Deleting
 every snapshot changes no answer (design §2).
+
+The conversation is not copied into every snapshot: its full pages of ``PAGE_ITEMS`` messages
+are stored once each as ``snapshots/<sha256>.page`` (msgpack list, written atomically before the
+snapshot that names them, rules 4-5) and the snapshot lists their digests, so a snapshot stays
+small however long the task, and loading one decodes only the pages that are read
+(``core.pages``). A page is checked against its digest when it is read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agentrun.core.codec import decode_cache, encode_value
 from agentrun.core.errors import CorruptRecordError
-from agentrun.core.state import STATE_FORMAT, State
+from agentrun.core.pages import Page, PagedList, PageRef, page_bounds
+from agentrun.core.state import State
 from agentrun.store.atomic import write_atomic
 from agentrun.store.fileops import FileOps
 from agentrun.store.framing import MAX_RECORD, RECORD_HEADER
@@ -24,8 +33,16 @@ from agentrun.store.log_reader import Position
 
 MAGIC = b"AGRNSNP\n"
 SUFFIX = ".snap"
+PAGE_SUFFIX = ".page"
+# 2: the conversation's full pages live in page files (format 1 held it whole; such a snapshot
+# is ignored and the state is folded from the log, rule 18).
+SNAPSHOT_FORMAT = 2
 _CRC = struct.Struct("<I")
 _RECORD = struct.Struct("<II")
+
+
+class OutdatedSnapshotError(CorruptRecordError):
+    """A snapshot written by an older agentrun in an older format: ignored, but not damage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,24 +59,84 @@ def snapshot_path(snap_dir: str, seq: int) -> str:
     return os.path.join(snap_dir, f"{seq:020d}{SUFFIX}")
 
 
-def write_snapshot(ops: FileOps, snap_dir: str, state: State, position: Position) -> str:
-    """Write the snapshot of ``state`` (folded through ``position.seq``) atomically."""
+def write_snapshot(ops: FileOps, snap_dir: str, state: State, position: Position) -> PagedList:
+    """Write the snapshot of ``state`` (folded through ``position.seq``) atomically.
+
+    Returns the conversation as the snapshot pages it (the same items, loaded), so the writer
+    can keep it and the next snapshot writes only the pages that are new.
+    """
+    messages = write_pages(ops, snap_dir, state.messages)
     payload = encode_value(
         {
-            "format": STATE_FORMAT,
+            "format": SNAPSHOT_FORMAT,
             "task_id": state.task_id,
             "seq": position.seq,
             "segment": position.segment,
             "offset": position.offset,
             "end": position.end,
             "crc": position.crc,
-            "state": state.to_dict(),
+            "pages": [[p.ref.digest, p.ref.count, p.ref.size] for p in messages.pages],
+            "state": {**state.to_dict(), "messages": messages.tail},
         }
     )
     path = snapshot_path(snap_dir, position.seq)
     data = MAGIC + _CRC.pack(zlib.crc32(payload)) + payload
     write_atomic(ops, path, data, crash_prefix="snapshot")
-    return path
+    return messages
+
+
+def write_pages(ops: FileOps, snap_dir: str, messages: Any) -> PagedList:
+    """Store every full page of ``messages`` not stored yet; durable before returning (rule 4)."""
+    if isinstance(messages, PagedList):
+        pages, tail, first = list(messages.pages), messages.tail, 0
+    else:
+        pages, tail, first = [], list(messages), 0
+    for start, stop in page_bounds(len(tail)):
+        items = tail[start:stop]
+        data = encode_value(items)
+        ref = PageRef(hashlib.sha256(data).hexdigest(), len(items), len(data))
+        path = page_path(snap_dir, ref.digest)
+        if not _holds(ops, path, data):  # stored once; a damaged copy is replaced
+            write_atomic(ops, path, data)
+        pages.append(Page(ref, items=items))
+        first = stop
+    return PagedList(pages, tail[first:])
+
+
+def _holds(ops: FileOps, path: str, data: bytes) -> bool:
+    try:
+        return ops.read_file(path) == data
+    except FileNotFoundError:
+        return False
+
+
+def page_path(snap_dir: str, digest: str) -> str:
+    """Where the page with this sha256 lives."""
+    return os.path.join(snap_dir, f"{digest}{PAGE_SUFFIX}")
+
+
+def read_page(ops: FileOps, snap_dir: str, ref: PageRef) -> list[Any]:
+    """The items of a page, checked against its digest; raises ``CorruptRecordError`` if not."""
+    name = os.path.basename(page_path(snap_dir, ref.digest))
+    try:
+        data = ops.read_file(page_path(snap_dir, ref.digest))
+    except FileNotFoundError:
+        raise CorruptRecordError("snapshot page is missing", segment=name) from None
+    if hashlib.sha256(data).hexdigest() != ref.digest:
+        raise CorruptRecordError("snapshot page does not match its digest", segment=name)
+    items = decode_cache(data)
+    if not isinstance(items, list) or len(items) != ref.count:
+        raise CorruptRecordError("snapshot page holds the wrong items", segment=name)
+    return items
+
+
+def list_pages(ops: FileOps, snap_dir: str) -> list[str]:
+    """Every page file's path (for cleaning up after the snapshots that name them are gone)."""
+    try:
+        names = ops.listdir(snap_dir)
+    except FileNotFoundError:
+        return []
+    return [os.path.join(snap_dir, n) for n in sorted(names) if n.endswith(PAGE_SUFFIX)]
 
 
 def list_snapshots(ops: FileOps, snap_dir: str) -> list[str]:
@@ -72,8 +149,23 @@ def list_snapshots(ops: FileOps, snap_dir: str) -> list[str]:
     return [os.path.join(snap_dir, n) for n in sorted(snaps, reverse=True)]
 
 
-def read_snapshot(ops: FileOps, path: str, log_dir: str, task_id: str) -> Snapshot:
-    """Decode a snapshot and check it against the log; raises ``CorruptRecordError`` saying why."""
+PageLoader = Callable[[int, PageRef], list[Any]]
+
+
+def read_snapshot(
+    ops: FileOps,
+    path: str,
+    log_dir: str,
+    task_id: str,
+    *,
+    load_page: PageLoader | None = None,
+) -> Snapshot:
+    """Decode a snapshot and check it against the log; raises ``CorruptRecordError`` saying why.
+
+    The conversation's pages are checked to exist with their recorded size now and read when
+    first used: by ``load_page(index of the page's first item, ref)`` if given (a store may
+    fall back to the log there), else by ``read_page``, which raises ``CorruptRecordError``.
+    """
     name = os.path.basename(path)
     data = ops.read_file(path)
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
@@ -89,19 +181,66 @@ def read_snapshot(ops: FileOps, path: str, log_dir: str, task_id: str) -> Snapsh
         raise CorruptRecordError(f"snapshot holds seq {body['seq']}, not its name's", segment=name)
     position = Position(body["segment"], body["offset"], body["end"], body["seq"], body["crc"])
     _check_against_log(ops, log_dir, position, name)
+    snap_dir = os.path.dirname(path)
+    refs = _page_refs(ops, snap_dir, body["pages"], name)
+
+    def loader(start: int, ref: PageRef) -> Callable[[], list[Any]]:
+        if load_page is not None:
+            return lambda: load_page(start, ref)
+        return lambda: read_page(ops, snap_dir, ref)
+
+    pages, start = [], 0
+    for ref in refs:
+        pages.append(Page(ref, loader(start, ref)))
+        start += ref.count
+    state_map = body["state"]
+    state_map["messages"] = PagedList(pages, state_map["messages"])
     # Freshly decoded: the state can own it; a deep copy would cost more than the decode.
-    return Snapshot(position, State.from_dict(body["state"], copy_values=False), path)
+    return Snapshot(position, State.from_dict(state_map, copy_values=False), path)
+
+
+def _page_refs(ops: FileOps, snap_dir: str, pages: Any, name: str) -> list[PageRef]:
+    refs = []
+    for item in pages:
+        if (
+            not isinstance(item, list)
+            or len(item) != 3
+            or type(item[0]) is not str
+            or len(item[0]) != 64
+            or any(c not in "0123456789abcdef" for c in item[0])
+            or type(item[1]) is not int
+            or type(item[2]) is not int
+        ):
+            raise CorruptRecordError("snapshot names an invalid page", segment=name)
+        ref = PageRef(item[0], item[1], item[2])
+        try:
+            size = ops.size(page_path(snap_dir, ref.digest))
+        except FileNotFoundError:
+            raise CorruptRecordError(
+                f"snapshot page {ref.digest[:12]} is missing", segment=name
+            ) from None
+        if size != ref.size:
+            raise CorruptRecordError(
+                f"snapshot page {ref.digest[:12]} has the wrong size", segment=name
+            )
+        refs.append(ref)
+    return refs
 
 
 def _check_body(body: Any, name: str, task_id: str) -> None:
-    fields = {"format": int, "task_id": str, "seq": int, "segment": str, "offset": int}
-    fields |= {"end": int, "crc": int, "state": dict}
-    if not isinstance(body, dict) or any(type(body.get(k)) is not t for k, t in fields.items()):
+    if not isinstance(body, dict) or type(body.get("format")) is not int:
         raise CorruptRecordError("snapshot is missing fields", segment=name)
-    if body["format"] != STATE_FORMAT:
-        raise CorruptRecordError(
-            f"snapshot format {body['format']} is not {STATE_FORMAT}", segment=name
+    if body["format"] != SNAPSHOT_FORMAT:
+        error = (
+            OutdatedSnapshotError if 0 < body["format"] < SNAPSHOT_FORMAT else CorruptRecordError
         )
+        raise error(f"snapshot format {body['format']} is not {SNAPSHOT_FORMAT}", segment=name)
+    fields = {"task_id": str, "seq": int, "segment": str, "offset": int, "end": int, "crc": int}
+    fields |= {"pages": list, "state": dict}
+    if any(type(body.get(k)) is not t for k, t in fields.items()):
+        raise CorruptRecordError("snapshot is missing fields", segment=name)
+    if type(body["state"].get("messages")) is not list:
+        raise CorruptRecordError("snapshot state has no conversation", segment=name)
     if body["task_id"] != task_id or body["state"].get("task_id") != task_id:
         raise CorruptRecordError("snapshot belongs to another task", segment=name)
     if body["state"].get("last_seq") != body["seq"]:

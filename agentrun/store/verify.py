@@ -18,7 +18,7 @@ from agentrun.core.state import State, apply
 from agentrun.store.fileops import FileOps
 from agentrun.store.framing import decode_header, scan_segment
 from agentrun.store.segments import list_segments
-from agentrun.store.snapshots import list_snapshots, read_snapshot
+from agentrun.store.snapshots import OutdatedSnapshotError, list_snapshots, read_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +125,17 @@ def _verify_snapshots(
         report.snapshots += 1
         try:
             snap = read_snapshot(ops, path, log_dir, task_id)
+            actual = snap.state.to_plain_dict()  # reads every conversation page, strictly
+        except OutdatedSnapshotError as exc:
+            note = f"snapshot ignored: {exc.reason}; the next snapshot replaces it"
+            report.problems.append(Problem(name, None, note, is_corruption=False))
+            continue
         except (CorruptRecordError, OSError) as exc:
             reason = getattr(exc, "reason", str(exc))
             report.problems.append(Problem(name, None, f"snapshot ignored: {reason}"))
             continue
         expected = states_at.get(snap.position.seq)
-        if expected is None or snap.state.to_dict() != expected:
+        if expected is None or actual != expected:
             report.problems.append(
                 Problem(
                     name,

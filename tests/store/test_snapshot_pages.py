@@ -1,0 +1,208 @@
+"""Snapshots keep the conversation in shared pages, so a snapshot stays small (rules 4, 18).
+
+Pages are content-addressed files beside the snapshots, written before the snapshot that names
+them; a snapshot inlines only the messages after its last full page. Loading a snapshot reads no
+page until the conversation is read. A damaged page changes no answer: it is reported, and the
+messages come from the log (INV-SNAPSHOT). ``PAGE_ITEMS`` is made tiny here so small logs have
+many pages.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from agentrun.core import pages
+from agentrun.core.codec import decode_cache, encode_value
+from agentrun.core.events import TaskFinished
+from agentrun.core.pages import PagedList
+from agentrun.core.state import fold
+from agentrun.store.local import LocalTaskStore
+from agentrun.store.snapshots import MAGIC, PAGE_SUFFIX, list_snapshots
+from agentrun.store.verify import verify_task
+from tests.store.builders import build_task, event_at, iso, run_started, seed_from_env, tree_digest
+from tests.store.conftest import CleanLogs
+from tests.trials import trials
+
+PAGE_ITEMS = 4
+DAMAGE_TRIALS = trials(40, 2_000)
+
+
+@pytest.fixture(autouse=True)
+def tiny_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "PAGE_ITEMS", PAGE_ITEMS)
+
+
+def page_files(store: LocalTaskStore, task_id: str) -> dict[str, Path]:
+    snap_dir = Path(store._snap_dir(task_id))
+    return {p.name: p for p in snap_dir.iterdir() if p.name.endswith(PAGE_SUFFIX)}
+
+
+def snapshot_body(path: str | Path) -> dict:
+    data = Path(path).read_bytes()
+    return decode_cache(data[len(MAGIC) + 4 :])
+
+
+def grow(store: LocalTaskStore, task_id: str, count: int, rng: random.Random) -> None:
+    writer = store.open_writer(task_id)
+    try:
+        events = [run_started(writer.next_seq, attempt=writer.state.attempts + 1)]
+        events += [event_at(writer.next_seq + i, rng) for i in range(1, count)]
+        writer.append(events, sync=True)
+    finally:
+        writer.close(snapshot=True)
+
+
+def test_a_snapshot_inlines_only_the_messages_after_its_last_full_page(
+    fast_home: Path, clean_logs: CleanLogs
+) -> None:
+    store = LocalTaskStore(fast_home)
+    task = build_task(store, 300, snapshot_at={150, 299})
+    clean_logs(store, task.task_id)
+    expected = fold(task.events)
+    for path in list_snapshots(store.ops, store._snap_dir(task.task_id)):
+        body = snapshot_body(path)
+        folded = fold(e for e in task.events if e.seq <= body["seq"]).messages
+        assert len(body["state"]["messages"]) < PAGE_ITEMS
+        assert sum(count for _d, count, _s in body["pages"]) + len(
+            body["state"]["messages"]
+        ) == len(folded)
+    # Content-addressed: the second snapshot's pages include the first's, each stored once.
+    assert len(page_files(store, task.task_id)) == len(expected.messages) // PAGE_ITEMS
+    assert store.load(task.task_id).state == expected
+
+
+def test_loading_a_snapshot_reads_no_page_until_the_conversation_is_read(
+    fast_home: Path, clean_logs: CleanLogs
+) -> None:
+    store = LocalTaskStore(fast_home)
+    task = build_task(store, 200, snapshot_at={199})
+    clean_logs(store, task.task_id)
+    loaded = store.load(task.task_id)
+    messages = loaded.state.messages
+    assert loaded.snapshot_seq == 199 and isinstance(messages, PagedList)
+    assert messages.pages and not any(p.is_loaded for p in messages.pages)
+    expected = fold(task.events)
+    assert (loaded.state.steps, loaded.state.last_seq) == (expected.steps, expected.last_seq)
+    assert messages[-1] == expected.messages[-1]
+    assert not any(p.is_loaded for p in messages.pages)  # the newest message is in the tail
+    assert list(messages) == expected.messages
+
+
+def test_a_new_snapshot_writes_only_the_pages_that_are_new(
+    fast_home: Path, clean_logs: CleanLogs
+) -> None:
+    store = LocalTaskStore(fast_home)
+    task = build_task(store, 120, snapshot_at={119})
+    clean_logs(store, task.task_id)
+    before = {name: tree_digest(p.parent)[name] for name, p in page_files(store, "t-build").items()}
+    grow(store, task.task_id, 60, random.Random(1))  # opens from the paged snapshot
+    after = page_files(store, task.task_id)
+    assert set(before) < set(after)
+    digest = tree_digest(next(iter(after.values())).parent)
+    assert all(digest[name] == before[name] for name in before)  # not rewritten: same mtime
+    assert store.load(task.task_id).state == fold(store.events(task.task_id))
+
+
+def test_a_damaged_or_missing_page_changes_no_answer_and_verify_names_it(
+    fast_home: Path, clean_logs: CleanLogs
+) -> None:
+    seed = seed_from_env(4100)
+    rng = random.Random(seed)
+    store = LocalTaskStore(fast_home, snapshot_every=10**9)
+    task = build_task(store, 60, snapshot_at={59})
+    clean_logs(store, task.task_id, snapshot_problems_ok=True)
+    done = {"bit_flip": 0, "truncate": 0, "delete": 0}
+    for trial in range(DAMAGE_TRIALS):
+        grow(store, task.task_id, rng.randint(2, 12), rng)
+        files = sorted(page_files(store, task.task_id).values())
+        target = rng.choice(files)
+        original = target.read_bytes()
+        op = rng.choice(list(done))
+        if op == "bit_flip":
+            data = bytearray(original)
+            bit = rng.randrange(len(data) * 8)
+            data[bit // 8] ^= 1 << (bit % 8)
+            target.write_bytes(bytes(data))
+        elif op == "truncate":
+            target.write_bytes(original[: rng.randrange(len(original))])
+        else:
+            target.unlink()
+        done[op] += 1
+        where = f"trial {trial} (seed {seed}) after {op} of {target.name}"
+        store.warnings.clear()
+        loaded = store.load(task.task_id)
+        expected = fold(store.events(task.task_id))
+        assert loaded.state == expected, where  # reads every page: damaged ones from the log
+        named = {p.file for p in verify_task(store.ops, task.task_dir, task.task_id).problems}
+        users = {
+            f"snapshots/{Path(s).name}"
+            for s in list_snapshots(store.ops, store._snap_dir(task.task_id))
+            if target.name.removesuffix(PAGE_SUFFIX)
+            in {d for d, _c, _s in snapshot_body(s)["pages"]}
+        }
+        assert named == users and users, where
+        if op == "bit_flip":  # same size: found when the page is read
+            assert any(target.name[:12] in w for w in store.warnings), where
+        else:  # missing or the wrong size: found when the snapshot is checked
+            assert loaded.ignored_snapshots, where
+        target.write_bytes(original)  # repair, so damage never piles up across trials
+    print(f"page damage seed={seed}: {done}")
+    assert all(done.values()), done
+
+
+def test_a_damaged_page_is_replaced_once_the_snapshots_naming_it_are_gone(
+    fast_home: Path, clean_logs: CleanLogs
+) -> None:
+    store = LocalTaskStore(fast_home)
+    task = build_task(store, 60, snapshot_at={59})
+    clean_logs(store, task.task_id)
+    target = sorted(page_files(store, task.task_id).values())[0]
+    original = target.read_bytes()
+    target.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    for path in list_snapshots(store.ops, store._snap_dir(task.task_id)):
+        Path(path).unlink()  # what `verify` tells a person to do: snapshots are a cache
+    grow(store, task.task_id, 3, random.Random(2))
+    assert target.read_bytes() == original
+
+
+def test_a_snapshot_of_the_older_format_is_ignored_without_being_called_damage(
+    fast_home: Path, clean_logs: CleanLogs
+) -> None:
+    store = LocalTaskStore(fast_home)
+    task = build_task(store, 40, snapshot_at={39})
+    clean_logs(store, task.task_id, snapshot_problems_ok=True)
+    (path,) = list_snapshots(store.ops, store._snap_dir(task.task_id))
+    body = snapshot_body(path)
+    old = {k: v for k, v in body.items() if k != "pages"} | {"format": 1}
+    old["state"]["messages"] = fold(task.events).messages  # format 1 held the whole list
+    payload = encode_value(old)
+    Path(path).write_bytes(MAGIC + struct.pack("<I", zlib.crc32(payload)) + payload)
+    loaded = store.load(task.task_id)
+    assert loaded.snapshot_seq is None and loaded.ignored_snapshots
+    assert loaded.state == fold(task.events)
+    report = verify_task(store.ops, task.task_dir, task.task_id)
+    assert report.is_ok and [p.is_corruption for p in report.problems] == [False]
+    assert "next snapshot replaces it" in report.problems[0].reason
+
+
+def test_squashing_a_finished_task_removes_its_pages(
+    fast_home: Path, clean_logs: CleanLogs
+) -> None:
+    store = LocalTaskStore(fast_home)
+    task = build_task(store, 60, snapshot_at={30, 59})
+    clean_logs(store, task.task_id)
+    expected = fold(task.events).messages
+    writer = store.open_writer(task.task_id)
+    try:
+        finished = TaskFinished(seq=writer.next_seq, ts=iso(61), outcome="succeeded")
+        writer.append([finished], sync=True)
+        writer.squash()
+    finally:
+        writer.close()
+    assert page_files(store, task.task_id) == {}
+    assert list(store.load(task.task_id).state.messages) == expected
