@@ -3,7 +3,8 @@
 Values are what the codec promises to round-trip (rule 32): strings, bytes, bools, None, int64,
 finite floats, lists and string-keyed maps, nested a few levels. Sequences are shaped like real
 runs (tool calls reference ids the model asked for; timestamps are ISO-8601 UTC) so the fold's
-handlers see well-formed input; hostile input is the business of ``test_codec_hostile``.
+handlers see well-formed input; hostile input is the business of T4,
+``tests/reliability/test_t04_hostile_msgpack.py``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 F4 (test plan): after every test, ``verify`` runs on every task found under the test's
 directories and must find no corruption, and must not change a byte (INV-RO). A test that damages
-a log on purpose opts out with ``@pytest.mark.corrupts``.
+a log on purpose opts out with ``@pytest.mark.corrupts``. The byte-level plan tests (T1-T3, T8,
+T12) use the store tests' ``fast_home`` and their own F4 check, ``clean_logs``, shared from
+``tests/store/conftest.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from agentrun.store.local import LocalTaskStore
 from agentrun.store.verify import verify_task
 from tests.reliability.harness import Acks
 from tests.store.builders import content_digest, fast_dir
+from tests.store.conftest import clean_logs, fast_home
+
+__all__ = ["clean_logs", "fast_home"]  # fixtures shared with tests/store
 
 SEED_ENV = "AGENTRUN_SEED"
 

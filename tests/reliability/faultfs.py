@@ -4,7 +4,9 @@ Operations are numbered in call order across every method of the seam (opens, wr
 directory operations and reads alike). Operation ``fail_at`` fails with ``EIO``, ``ENOSPC`` or
 ``EFBIG``, or, for a write, comes back *short* (half the bytes really written, the count
 returned, as a full disk or ``RLIMIT_FSIZE`` does). ``persistent=True`` fails every later
-operation as well (every later write, for ``short``), like a disk that went away. With ``op``
+operation as well (every later write, for ``short``), like a disk that went away; ``short+EIO``
+is a short write after which every operation fails with EIO, so the writer cannot cut the
+partial record back and a torn tail stays for the next open to repair. With ``op``
 (and ``match``), N counts only the calls of that operation on paths containing ``match``. Every
 call is
 counted and traced, so tests can assert what happened *after* a failure (rules 8 and 9).
@@ -22,6 +24,8 @@ from agentrun.store.fileops import FILE_MODE, OsFileOps
 
 ERRORS = {"EIO": errno.EIO, "ENOSPC": errno.ENOSPC, "EFBIG": errno.EFBIG}
 SYNC_OPS = ("fsync", "fdatasync", "fsync_dir")
+SHORT_THEN_EIO = "short+EIO"
+WRITE_FAULTS = ("short", SHORT_THEN_EIO)  # faults whose first hit must be a write
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,11 @@ class FaultFS(OsFileOps):
         op: str | None = None,
         match: str = "",
     ) -> None:
-        if error != "short" and error not in ERRORS:
+        if error not in WRITE_FAULTS and error not in ERRORS:
             raise ValueError(f"unknown fault {error!r}")
         self.fail_at = fail_at
         self.error = error
-        self.persistent = persistent
+        self.persistent = persistent or error == SHORT_THEN_EIO
         self.on_fault = on_fault
         self.op, self.match = op, match
         self.matching = 0  # calls of ``op`` on a path containing ``match``
@@ -71,19 +75,20 @@ class FaultFS(OsFileOps):
         else:
             hit = number == self.fail_at
         fails = hit or (self.persistent and self.fired is not None)
-        if fails and self.error == "short":
+        if fails and self.error in WRITE_FAULTS and (self.fired is None or self.error == "short"):
             fails = op == "write"
         self.trace.append(Call(number, op, path, fails))
         if not fails:
             return False
         call = self.trace[-1]
-        if self.fired is None:
+        first = self.fired is None
+        if first:
             self.fired = call
             if self.on_fault is not None:
                 self.on_fault(call)
-        if self.error == "short":
+        if self.error == "short" or (self.error == SHORT_THEN_EIO and first):
             return True
-        code = ERRORS[self.error]
+        code = ERRORS["EIO" if self.error == SHORT_THEN_EIO else self.error]
         raise OSError(code, os.strerror(code), path)
 
     def after_fault(self, *ops: str) -> list[Call]:

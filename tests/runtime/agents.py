@@ -49,6 +49,13 @@ MIXED_TURNS = [
     turn(call("notify", text="bye")),
     turn(call("finish", outcome="succeeded", summary="all done")),
 ]
+# A short task for queue tests: a read, a charge, a reconciled notify, done.
+QUICK_TURNS = [
+    turn(call("lookup", key="a")),
+    turn(call("charge", amount=1)),
+    turn(call("notify", text="hi")),
+    turn(content="done"),
+]
 
 
 def make_agent(

@@ -1,13 +1,16 @@
 """Driving real ``agentrun`` processes through kills and resumes, and checking the invariants.
 
-Used by the named-crash-point test (T6) and the random-kill test (T7). The ledger written by the
-test tools is the ground truth for side effects (test plan F3).
+Used by the named-crash-point test (T6), the random-kill test (T7), the batch tests (T8 ii) and
+the signal tests (T10). The ledger written by the test tools is the ground truth for side effects
+(test plan F3).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -129,4 +132,22 @@ def task_ids(home: Path) -> list[str]:
         sorted(p.name for p in tasks.iterdir() if not p.name.startswith("."))
         if tasks.exists()
         else []
+    )
+
+
+def queue_tasks(home: Path, agent_spec: Path, count: int) -> list[str]:
+    """Queue ``count`` tasks of the agent at ``agent_spec`` (as ``agentrun submit`` would)."""
+    store = LocalTaskStore(home)
+    spec = load_spec(agent_spec, SpecOverrides(), cwd=agent_spec.parent)
+    return [create_task(store, spec, f"task {n}") for n in range(count)]
+
+
+def batch_process(home: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """Start ``agentrun batch --json ARGS`` on ``home`` as a real process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentrun", "batch", "--json", *args],
+        env={**os.environ, "AGENTRUN_HOME": str(home), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )

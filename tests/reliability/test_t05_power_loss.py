@@ -9,7 +9,7 @@ in-doubt side effects settled by the ledger's truth. k advances until the run fi
 reaching it, so task creation, every append and fsync, segment rolls, snapshots, the summary and
 the clean stop are all cut at every step. Also: a torn tail repaired on reopen, prune and
 squash, each cut at every sync point. Invariants: INV-PREFIX, INV-DURABLE, INV-CLASSIFY,
-INV-EFFECT, INV-DETERMINISM (see ``harness``).
+INV-EFFECT, INV-DETERMINISM (see ``harness``); rules 2-5, 7 and 12-15.
 
 The mutation check runs the same loop on a ``FileOps`` whose ``fsync_dir`` makes nothing durable
 and asserts that the checker catches it: proof the test can see what it guards (rule 2).

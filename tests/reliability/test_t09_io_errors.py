@@ -17,7 +17,9 @@ or fails with EFBIG. Then the fault is removed and the task resumed to completio
 
 Plus a sample through the CLI error boundary, and the real kernel variant: ``agentrun start`` in
 a child with ``RLIMIT_FSIZE`` set low and SIGXFSZ ignored (real short writes and EFBIG), then
-``resume`` without the limit.
+``resume`` without the limit. The extended tier (``-m stress``) runs the same loop over every
+operation of a 30-step run (about 520 operations). The loop and its checks are
+``fault_loop.py``; a second fault during the resume is ``test_t09_compound_faults.py``.
 """
 
 from __future__ import annotations
@@ -26,44 +28,43 @@ import resource
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from agentrun.core.errors import AgentrunError, StorageError
-from agentrun.core.events import ToolIntended
+from agentrun.core.errors import StorageError
 from agentrun.core.state import fold
-from agentrun.runtime.runner import RunResult
 from agentrun.runtime.tasks import create_task
 from agentrun.store.local import LocalTaskStore
 from agentrun.store.snapshots import list_snapshots, read_snapshot, snapshot_path, write_snapshot
 from agentrun.store.verify import verify_task
-from tests.reliability.faultfs import SYNC_OPS, Call, FaultFS
+from tests.reliability.fault_loop import (
+    FSYNC,
+    LONG_TURNS,
+    SHORT_TURNS,
+    Tally,
+    check_one_fault,
+    clean_run_trace,
+    fault_numbers,
+)
+from tests.reliability.faultfs import FaultFS
 from tests.reliability.harness import (
     Violations,
     agent_spec,
-    check_finished,
     read_events,
-    recover,
     run_once,
     small_store,
     visible_tasks,
 )
-from tests.runtime.agents import MIXED_TURNS, make_agent
 from tests.runtime.agents import TestAgent as Agent
+from tests.runtime.agents import make_agent
 from tests.runtime.kill_harness import (
     check_effects,
     comparable,
-    ledger,
     reference_state,
     resume_until_done,
 )
 
-SHORT_TURNS = [MIXED_TURNS[i] for i in (0, 1, 2, 3, 4, 8)]
-# Failing these is harmless by design: a snapshot or summary that cannot be read is a cache
-# miss (rule 18), and a leftover that cannot be removed is removed next time (rule 19).
-HARMLESS_WHEN_READ = ("read_file", "read_range", "size")
 FAULTS = [
     ("always", "EIO", False),
     ("always", "EIO", True),
@@ -76,16 +77,7 @@ FAULTS = [
     ("batch", "ENOSPC", True),
     ("batch", "short", False),
 ]
-FSYNC = {"always": "", "batch": 'fsync = "batch"\n'}
-
-
-@dataclass
-class Tally:
-    cases: int = 0
-    stopped: int = 0
-    finished: int = 0
-    intent_fsync_failures: int = 0
-    by_op: dict[str, int] = field(default_factory=dict)
+STRESS_STEPS = 30
 
 
 @pytest.fixture(scope="module")
@@ -105,114 +97,15 @@ def agent(fast_root: Path, monkeypatch: pytest.MonkeyPatch) -> Agent:
     return made
 
 
-def clean_run_trace(root: Path, agent: Agent) -> list[Call]:
-    """The operations of the run without faults (the N to enumerate)."""
-    fs = FaultFS()
-    store = small_store(root / "probe-home", fs)
-    run_once(store, create_task(store, agent_spec(agent), "goal"))
-    agent.ledger.unlink()
-    return fs.trace
-
-
-def faulty_run(home: Path, agent: Agent, fs: FaultFS) -> tuple[RunResult | Exception, str | None]:
-    """Create and run the task on ``fs``; what it ended with, and the task id if created."""
-    store = small_store(home, fs)
-    task_id = None
-    try:
-        task_id = create_task(store, agent_spec(agent), "goal")
-        return run_once(store, task_id), task_id
-    except AgentrunError as exc:
-        return exc, task_id
-    except Exception as exc:  # anything else is a bug the test reports
-        return exc, task_id
-
-
-def check_one_fault(
-    root: Path,
-    agent: Agent,
-    reference: dict,
-    fail_at: int,
-    error: str,
-    persistent: bool,
-    found: Violations,
-    tally: Tally,
-) -> None:
-    home = root / f"home-{fail_at}"
-    agent.ledger.unlink(missing_ok=True)
-    for path in agent.workspace.iterdir():
-        path.unlink()
-    seen: dict[str, object] = {}
-
-    def on_fault(call: Call) -> None:
-        seen["ledger"] = len(ledger(agent))
-        if call.op == "fdatasync" and call.path.endswith(".seg"):
-            tasks = visible_tasks(home)
-            events = read_events(home, tasks[0]) if tasks else []
-            if events and isinstance(events[-1], ToolIntended):
-                seen["intent"] = events[-1]
-
-    fs = FaultFS(fail_at=fail_at, error=error, persistent=persistent, on_fault=on_fault)
-    outcome, task_id = faulty_run(home, agent, fs)
-    fired = fs.fired
-    if fired is None:
-        return  # N is past the end of this run (short writes: N was not a write)
-    where = f"[op {fail_at} {fired.op} {Path(fired.path).name} {error}{'*' if persistent else ''}]"
-    tally.cases += 1
-    tally.by_op[fired.op] = tally.by_op.get(fired.op, 0) + 1
-    if isinstance(outcome, StorageError):
-        tally.stopped += 1
-        if "\n" in str(outcome):
-            found.add(where, f"the error is not one line: {outcome!r}")
-    elif isinstance(outcome, RunResult) and outcome.exit_code == 0:
-        tally.finished += 1
-        if fired.op not in HARMLESS_WHEN_READ:
-            found.add(where, "the run went on after a failed write, sync or directory operation")
-    else:
-        found.add(where, f"the run ended with {type(outcome).__name__}: {outcome}")
-        return
-    if fired.op in SYNC_OPS and fs.after_fault(*SYNC_OPS):
-        found.add(where, f"rule 8: synced again after a failed sync: {fs.after_fault(*SYNC_OPS)}")
-    if fired.op == "write" and fired.path.endswith(".seg"):
-        again = [c for c in fs.after_fault("write") if c.path.endswith(".seg")]
-        if again:
-            found.add(where, f"rule 9: appended after a failed write: {again}")
-    if isinstance(outcome, StorageError) and len(ledger(agent)) != seen["ledger"]:
-        found.add(where, "a tool ran after the I/O failure")
-    intent = seen.get("intent")
-    if isinstance(intent, ToolIntended) and intent.effect == "side_effect":
-        tally.intent_fsync_failures += 1
-        if any(e["key"] == intent.idempotency_key for e in ledger(agent)):
-            found.add(where, f"the tool of intent {intent.call_id} ran though its fsync failed")
-    check_after_fault(home, agent, reference, task_id, where, found)
-
-
-def check_after_fault(
-    home: Path, agent: Agent, reference: dict, task_id: str | None, where: str, found: Violations
-) -> None:
-    """With the fault gone: at worst torn, snapshots readable, no half task, resume completes."""
-    visible = visible_tasks(home)
-    if task_id is None and len(visible) > 1:
-        found.add(where, f"a failed creation left several tasks: {visible}")
-    for visible_id in visible:
-        store = LocalTaskStore(home)
-        report = verify_task(store.ops, store.task_dir(visible_id), visible_id)
-        if report.problems:
-            found.add(where, f"{visible_id} after the fault: {report.problems}")
-            continue
-        try:
-            events = read_events(home, visible_id)
-        except AgentrunError as exc:
-            found.add(where, f"{visible_id} unreadable after the fault: {exc}")
-            continue
-        if not events or events[0].kind != "task_created":
-            found.add(where, f"half a task is visible: {visible_id}")
-            continue
-        try:
-            recover(home, agent, visible_id)
-        except (AssertionError, AgentrunError) as exc:
-            found.add(where, f"resume after the fault failed: {type(exc).__name__}: {exc}")
-            continue
-        check_finished(home, agent, visible_id, reference, where, found)
+@pytest.fixture(scope="module")
+def long_references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The reference states of the 30-step run of the extended tier."""
+    found = {}
+    for policy, extra in FSYNC.items():
+        root = tmp_path_factory.mktemp(f"reference-long-{policy}")
+        agent = make_agent(root / "agent", LONG_TURNS, extra=extra)
+        found[policy] = reference_state(agent, root / "home")
+    return found
 
 
 @pytest.mark.parametrize(
@@ -228,14 +121,48 @@ def test_an_io_error_at_any_operation_stops_cleanly_and_resume_completes(
     references: dict[str, dict],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    agent = make_agent(fast_root / "agent", SHORT_TURNS, extra=FSYNC[policy])
+    fault_at_every_operation(
+        fast_root, SHORT_TURNS, references[policy], policy, error, persistent, monkeypatch
+    )
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize(
+    ("policy", "error", "persistent"),
+    FAULTS,
+    ids=[f"{f}-{e}-{'persistent' if p else 'once'}" for f, e, p in FAULTS],
+)
+def test_stress_an_io_error_at_any_operation_of_a_30_step_run(
+    policy: str,
+    error: str,
+    persistent: bool,
+    fast_root: Path,
+    long_references: dict[str, dict],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The extended tier: the same loop over every operation of a 30-step run."""
+    assert len(LONG_TURNS) == STRESS_STEPS
+    fault_at_every_operation(
+        fast_root, LONG_TURNS, long_references[policy], policy, error, persistent, monkeypatch
+    )
+
+
+def fault_at_every_operation(
+    root: Path,
+    turns: list[dict],
+    reference: dict,
+    policy: str,
+    error: str,
+    persistent: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent = make_agent(root / "agent", turns, extra=FSYNC[policy])
     monkeypatch.setenv("AGENTRUN_LEDGER", str(agent.ledger))
-    reference = references[policy]
-    trace = clean_run_trace(fast_root, agent)
-    numbers = [c.number for c in trace if error not in ("short", "EFBIG") or c.op == "write"]
+    trace = clean_run_trace(root, agent)
+    numbers = fault_numbers(trace, error)
     found, tally = Violations(), Tally()
     for number in numbers:
-        check_one_fault(fast_root, agent, reference, number, error, persistent, found, tally)
+        check_one_fault(root, agent, reference, number, error, persistent, found, tally)
     print(
         f"fsync={policy} {error}{' persistent' if persistent else ''}: {tally.cases} faults of "
         f"{len(trace)} operations; {tally.stopped} stopped with StorageError, {tally.finished} "

@@ -38,7 +38,7 @@ KILL_ROUNDS = trials(5, 100)
 
 def spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.store.claim_child", *args],
+        [sys.executable, "-m", "tests.reliability.claim_child", *args],
         cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

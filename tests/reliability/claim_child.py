@@ -1,7 +1,7 @@
 """A child process for the claim tests (T8): races for, or holds, a task's claim on command.
 
-Run as ``python -m tests.store.claim_child MODE HOME TASK_ID [SYNC_DIR]``. It talks to the parent
-on stdin/stdout, one line per message, so the parent never has to sleep and hope:
+Run as ``python -m tests.reliability.claim_child MODE HOME TASK_ID [SYNC_DIR]``. It talks to the
+parent on stdin/stdout, one line per message, so the parent never has to sleep and hope:
 
 - ``race``: for each line ``round N`` on stdin, print ``ready N``, spin until the file
   ``SYNC_DIR/go-N`` exists (the barrier that releases all racers together), call ``open_writer``

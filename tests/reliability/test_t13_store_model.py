@@ -12,6 +12,8 @@ events the writer attempted and how many of them were acknowledged by a sync. Af
   tail) without refusing;
 - INV-SNAPSHOT: loading (snapshot plus the events after it) equals folding the log.
 
+Rules 2, 12-15 and 18.
+
 Hypothesis prints the failing steps; ``AGENTRUN_SEED`` pins its seed.
 """
 

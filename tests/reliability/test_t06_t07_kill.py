@@ -1,10 +1,16 @@
-"""Kill tests with real processes (test plan T6, T7; rules 3, 25-27; design §5 resume semantics).
+"""T6 and T7: kill -9 of real processes at named crash points and at random times.
 
+Rules 3, 25-27 and design §5 (resume semantics); INV-PREFIX, INV-DURABLE (kill -9 form),
+INV-EFFECT, INV-DETERMINISM, and for T7 INV-CLAIM (the next resume claims at once).
 ``agentrun start`` is SIGKILLed at named crash points (``AGENTRUN_CRASH_AT``) and at random times,
 then ``agentrun resume`` runs until the task is done. The ledger outside the home proves that
 every completed side effect happened once, that an in-doubt side effect without ``reconcile`` is
 never re-run silently (exit 3 names it), and that ``reconcile`` settles one by itself. The final
 state must equal an uninterrupted run's.
+
+CI: 46 named-point cases, 2 during task creation, 12 tasks killed at random times (1-3 kills
+each). Extended (``AGENTRUN_STRESS=1 pytest -m 'stress or not stress'``): the 46 cases under 50
+seeds each (a seed draws the fsync policy and 0-20 ms model and tool delays), 1,700 tasks.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import pytest
 
 from agentrun.store.local import LocalTaskStore
 from tests.conftest import run_agentrun
-from tests.runtime.agents import make_agent
+from tests.runtime.agents import MIXED_TURNS, make_agent
+from tests.runtime.agents import TestAgent as Agent
 from tests.runtime.kill_harness import (
     check_effects,
     comparable,
@@ -50,24 +57,59 @@ CASES = (
 )
 
 
+# Extended tier (T6 x 50 seeds): each seed picks the fsync policy and the delays of every model
+# turn and tool (0-20 ms). Under ``fsync = "batch"`` records are grouped, so a write point's
+# n-th pass may lie beyond the end of the run; that seed then runs to completion uncut.
+STRESS_SEEDS = 50
+FSYNC = {"always": "", "batch": 'fsync = "batch"\n'}
+SEED = int(os.environ.get("AGENTRUN_SEED", random.randrange(1 << 30)))
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("reference")
     return reference_state(make_agent(root / "agent"), root / "home")
 
 
-@pytest.mark.parametrize(("point", "n"), CASES, ids=[f"{p}:{n}" for p, n in CASES])
-def test_kill_at_named_point_then_resume_loses_nothing_and_repeats_nothing(
-    tmp_path: Path, reference: dict, point: str, n: int
-) -> None:
-    agent = make_agent(tmp_path / "agent")
-    home = tmp_path / "home"
-    env = {"AGENTRUN_HOME": str(home), "AGENTRUN_CRASH_AT": f"{point}:{n}", **agent.env()}
+@pytest.fixture(scope="module")
+def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The uninterrupted run's final state per fsync policy (INV-DETERMINISM)."""
+    found = {}
+    for policy, extra in FSYNC.items():
+        root = tmp_path_factory.mktemp(f"reference-{policy}")
+        found[policy] = reference_state(make_agent(root / "agent", extra=extra), root / "home")
+    return found
+
+
+def kill_at_point_then_resume(
+    root: Path,
+    reference: dict,
+    point: str,
+    n: int,
+    *,
+    agent: Agent | None = None,
+    extra_env: dict[str, str] | None = None,
+    may_finish: bool = False,
+) -> bool:
+    """Start the agent killed at ``point:n``, resume until done, check; False if never killed."""
+    agent = agent or make_agent(root / "agent")
+    home = root / "home"
+    extra_env = extra_env or {}
+    env = {
+        "AGENTRUN_HOME": str(home),
+        "AGENTRUN_CRASH_AT": f"{point}:{n}",
+        **agent.env(),
+        **extra_env,
+    }
     started = run_agentrun("start", "--agent", str(agent.spec), "--quiet", "goal", env=env)
-    assert started.returncode == -signal.SIGKILL, started.stderr
+    if may_finish and started.returncode == 0:
+        killed = False  # the point was passed fewer than n times in this configuration
+    else:
+        assert started.returncode == -signal.SIGKILL, started.stderr
+        killed = True
     ids = task_ids(home)
     assert len(ids) == 1
-    codes = resume_until_done(home, agent, ids[0])
+    codes = resume_until_done(home, agent, ids[0], extra_env=extra_env)
     if point == "after_intent_sync_before_tool" and n in (3, 8):
         assert codes[0] == 3  # charge: in doubt, no reconcile: a person decides
     if point == "after_intent_sync_before_tool" and n in (6, 10):
@@ -75,6 +117,46 @@ def test_kill_at_named_point_then_resume_loses_nothing_and_repeats_nothing(
     check_effects(home, agent, ids[0])
     final = LocalTaskStore(home).load(ids[0]).state
     assert comparable(final.to_dict()) == reference
+    return killed
+
+
+@pytest.mark.parametrize(("point", "n"), CASES, ids=[f"{p}:{n}" for p, n in CASES])
+def test_kill_at_named_point_then_resume_loses_nothing_and_repeats_nothing(
+    tmp_path: Path, reference: dict, point: str, n: int
+) -> None:
+    assert kill_at_point_then_resume(tmp_path, reference, point, n)
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize(("point", "n"), CASES, ids=[f"{p}:{n}" for p, n in CASES])
+def test_stress_kill_at_named_point_with_50_seeds(
+    tmp_path: Path, references: dict[str, dict], point: str, n: int
+) -> None:
+    """The extended tier of T6: every case again under 50 seeds (see ``STRESS_SEEDS``)."""
+    print(f"seeds {SEED}..{SEED + STRESS_SEEDS - 1} (rerun with AGENTRUN_SEED={SEED})")
+    failures, killed = [], {policy: 0 for policy in FSYNC}
+    for index in range(STRESS_SEEDS):
+        rng = random.Random(SEED + index)
+        policy = rng.choice(sorted(FSYNC))
+        turns = [{**t, "delay_s": round(rng.uniform(0, 0.02), 4)} for t in MIXED_TURNS]
+        root = tmp_path / f"seed-{index}"
+        agent = make_agent(root / "agent", turns, extra=FSYNC[policy])
+        tool_delay = {"AGENTRUN_TEST_TOOL_DELAY": f"{rng.uniform(0, 0.02):.4f}"}
+        try:
+            killed[policy] += kill_at_point_then_resume(
+                root,
+                references[policy],
+                point,
+                n,
+                agent=agent,
+                extra_env=tool_delay,
+                may_finish=policy == "batch" and point in WRITE_POINTS,
+            )
+        except AssertionError as exc:
+            failures.append(f"seed {SEED + index} (fsync={policy}): {exc}")
+    print(f"{point}:{n}: killed {killed} of {STRESS_SEEDS} seeds")
+    assert not failures, "\n".join(failures)
+    assert killed["always"] + killed["batch"] > 0
 
 
 @pytest.mark.parametrize("point", ["create_before_replace", "create_after_replace_before_dirsync"])
@@ -91,9 +173,6 @@ def test_kill_during_task_creation_leaves_no_half_task(tmp_path: Path, point: st
     else:
         assert len(ids) == 1
         resume_until_done(home, agent, ids[0])
-
-
-SEED = int(os.environ.get("AGENTRUN_SEED", random.randrange(1 << 30)))
 
 
 @pytest.mark.parametrize("task_number", range(trials(12, 1_700)))
