@@ -12,7 +12,9 @@ the top-level ``--help``, an unknown name, or anything this shortcut does not re
 
 # No ``from __future__ import annotations``: typer reads the callback's annotations at run time
 # and they name objects imported inside ``_new_app``.
+import contextlib
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -229,4 +231,24 @@ def run(argv: list[str] | None = None) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run())
+    code = run()
+    _exit_at_once_on_signals()
+    sys.exit(code)
+
+
+def _exit_at_once_on_signals() -> None:
+    """From here on, SIGINT or SIGTERM ends the process at once with 130 or 143 (rule 29).
+
+    The command is done and its state is durable, but the interpreter still runs Python while
+    it exits (filelock's atexit hook, thread joins); a Ctrl-C landing there would otherwise
+    print a KeyboardInterrupt traceback.
+    """
+
+    def handle(signum: int, _frame: object) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handle)

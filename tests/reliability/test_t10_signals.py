@@ -143,20 +143,14 @@ def random_turns(rng: random.Random) -> list[dict[str, Any]]:
     return [{**t, "delay_s": round(rng.uniform(0, 0.02), 4)} for t in MIXED_TURNS]
 
 
-def without_exit_noise(err: str) -> str:
-    """``err`` up to a KeyboardInterrupt the interpreter ignored while exiting (in an atexit
-    hook or ``threading._shutdown``), a known bug: see the xfail test at the end."""
-    return err.split("Exception ignored in")[0]
-
-
 def check_after_signals(
     home: Path, agent: Agent, code: int, err: str, signum: int, reference: dict, where: str
 ) -> None:
     """What a run stopped by ``signum`` at any moment must leave (see module), then resume.
 
     Outside a run no handler is installed, so the default disposition may end the process
-    (exit ``-signum``): before the task is durable, between its creation and the run, and
-    after the run once the interpreter's exit has put the default disposition back.
+    (exit ``-signum``): before the task is durable, or between its creation and the run. After
+    the command the CLI exits at once with 130/143 (``cli.app.main``).
     """
     ids = task_ids(home)
     if not ids:  # signalled before the task was durable (rule 3): nothing ran
@@ -215,7 +209,7 @@ def test_a_signal_at_a_random_moment_stops_cleanly_and_resume_completes(
     wait_for_events(proc, after)
     proc.send_signal(signum)
     _out, err = proc.communicate(timeout=30)
-    assert "Traceback" not in without_exit_noise(err) or after == 0, f"{where}: {err}"
+    assert "Traceback" not in err or after == 0, f"{where}: {err}"
     check_after_signals(home, agent, proc.returncode, err, signum, state, where)
 
 
@@ -239,16 +233,15 @@ def test_a_double_sigint_at_a_random_moment_exits_at_once_and_resume_completes(
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=30)
     code = proc.returncode
-    assert "Traceback" not in without_exit_noise(err), f"{where}: {err}"
+    assert "Traceback" not in err, f"{where}: {err}"
     (task_id,) = task_ids(home)
     store = LocalTaskStore(home)
     report = verify_task(store.ops, store.task_dir(task_id), task_id)
     assert report.is_ok, f"{where}: {report.problems}"  # INV-CLASSIFY: torn at most
     events = list(store.events(task_id))
     assert [e.seq for e in events] == list(range(1, len(events) + 1)), where  # INV-PREFIX
-    # 130: the handler's os._exit, or a clean stop. -SIGINT: a signal that came outside the run
-    # (before its handlers were installed, or after the interpreter's exit put back the
-    # default disposition): never in the middle of it.
+    # 130: the handler's os._exit, or a clean stop. -SIGINT: a signal that came before the run's
+    # handlers were installed: never in the middle of a run.
     if events[-1].kind == "task_finished":
         assert code in (0, 130, -signal.SIGINT), f"{where}: exit {code}: {err}"
     elif code == -signal.SIGINT and any(isinstance(e, RunStarted) for e in events):
@@ -277,16 +270,6 @@ runpy.run_module("agentrun", run_name="__main__", alter_sys=True)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the CLI puts the default SIGINT disposition back when the run ends "
-    "(stop_on_signals), so a Ctrl-C that arrives while the process exits (a double SIGINT "
-    "whose second signal comes after the graceful stop, or one just after the task finished) "
-    "prints 'Exception ignored in ... KeyboardInterrupt' with a traceback (seen in "
-    "filelock's atexit hook _release_live_locks and in threading._shutdown) or kills the "
-    "process with -SIGINT, instead of "
-    "exiting 130 at once (rule 29) without a traceback",
-)
 def test_a_sigint_while_the_process_exits_gives_no_traceback(tmp_path: Path) -> None:
     agent = make_agent(tmp_path / "agent")
     home = tmp_path / "home"

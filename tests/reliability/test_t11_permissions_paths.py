@@ -274,12 +274,6 @@ def test_a_hostile_id_exits_2_and_creates_nothing(
     assert_id_refused(cli, tmp_path, monkeypatch, task_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: LocalTaskStore.create picks `task_id or generate_task_id(...)`, so "
-    "`start --id ''` runs a task under a generated id instead of refusing the empty id "
-    "with exit 2 (validate_task_id rejects '' when it is reached)",
-)
 def test_an_empty_id_exits_2_and_creates_nothing(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -264,8 +264,9 @@ def test_the_model_test_fails_when_directory_fsyncs_make_nothing_durable(
 ) -> None:
     """Mutation check: the state machine finds a lost segment or task on a broken FileOps."""
     monkeypatch.setattr(f"{__name__}.FS_CLASS", broken)
+    # Derandomized: a fixed exploration that reaches the lost entry, so the check cannot flake.
     with pytest.raises(AssertionError) as info:
-        run(100, phases=[Phase.generate], database=None)
+        run(100, phases=[Phase.generate], database=None, derandomize=True)
     assert "INV-DURABLE" in str(info.value) or "corruption" in str(info.value), info.value
 
 
