@@ -111,7 +111,11 @@ class LocalTaskStore:
         """
         self.prepare_home()
         for _attempt in range(20):
-            chosen = task_id or generate_task_id(now, random_suffix(secrets.token_bytes(4)))
+            chosen = (
+                task_id
+                if task_id is not None  # an empty --id is invalid, not "pick one for me"
+                else generate_task_id(now, random_suffix(secrets.token_bytes(4)))
+            )
             validate_task_id(chosen)
             if not os.path.lexists(self.tasks_dir / chosen):
                 try:
@@ -122,7 +126,7 @@ class LocalTaskStore:
                 except OSError as exc:
                     if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                         raise self._storage_error("create the task", exc) from None
-            if task_id:
+            if task_id is not None:
                 raise UsageError(f"task {task_id} already exists; choose another --id")
         raise StorageError("could not find a free task id after 20 tries")
 
