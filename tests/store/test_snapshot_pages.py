@@ -10,6 +10,7 @@ many pages.
 from __future__ import annotations
 
 import random
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -24,6 +25,7 @@ from agentrun.core.state import fold
 from agentrun.store.local import LocalTaskStore
 from agentrun.store.snapshots import MAGIC, PAGE_SUFFIX, list_snapshots
 from agentrun.store.verify import verify_task
+from tests.reliability.crashfs import MODES, CrashFS, SimulatedCrash
 from tests.store.builders import build_task, event_at, iso, run_started, seed_from_env, tree_digest
 from tests.store.conftest import CleanLogs
 from tests.trials import trials
@@ -206,3 +208,35 @@ def test_squashing_a_finished_task_removes_its_pages(
         writer.close()
     assert page_files(store, task.task_id) == {}
     assert list(store.load(task.task_id).state.messages) == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_power_loss_while_pages_are_written_never_leaves_a_snapshot_without_them(
+    fast_home: Path, mode: str
+) -> None:
+    """Rules 4-5: pages are durable before the snapshot that names them is renamed in."""
+    built = LocalTaskStore(fast_home / "built")
+    task = build_task(built, 90)
+    expected = fold(task.events)
+    points = 0
+    for k in range(1, 1_000):
+        home = fast_home / f"k{k}"
+        shutil.copytree(fast_home / "built", home)
+        fs = CrashFS(home, crash_at=k)
+        try:
+            writer = LocalTaskStore(home, ops=fs).open_writer(task.task_id)
+            writer.snapshot()
+            writer.close(snapshot=False)
+        except SimulatedCrash:
+            pass
+        else:
+            break  # the snapshot and the clean stop finished before the k-th sync point
+        points += 1
+        kept = fs.materialize(mode, random.Random(f"{mode}-{k}"))
+        store = LocalTaskStore(home)
+        loaded = store.load(task.task_id)
+        assert loaded.state == expected, f"k={k}: {kept}"
+        report = verify_task(store.ops, store.task_dir(task.task_id), task.task_id)
+        assert not report.problems, f"k={k} ({kept}): {report.problems}"
+        shutil.rmtree(home)
+    assert points >= len(expected.messages) // PAGE_ITEMS  # every page write was cut
