@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
+from math import isfinite
 from typing import Any, ClassVar, Union
 
 from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
@@ -186,6 +187,40 @@ EVENT_TYPES: dict[str, type[Event]] = {
 OUTCOMES = ("succeeded", "failed", "cancelled")
 
 
+def _fast_init(cls: type[Event]) -> None:
+    """Give ``cls`` the ``__init__`` its dataclass has, storing each slot directly.
+
+    A frozen dataclass's ``__init__`` stores every field through ``object.__setattr__``, at
+    twice the cost of building the event otherwise; the runner builds three events a step.
+    Same parameters, defaults and factories; assignment after construction still raises.
+    """
+    namespace: dict[str, Any] = {"_MISSING": MISSING}
+    params, body = [], []
+    for f in fields(cls):
+        owner = next(klass for klass in cls.__mro__ if f.name in vars(klass))
+        namespace[f"_set_{f.name}"] = vars(owner)[f.name].__set__  # the slot's descriptor
+        value = f.name
+        if f.default is not MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not MISSING:
+            namespace[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            value = f"_factory_{f.name}() if {f.name} is _MISSING else {f.name}"
+        else:
+            params.append(f.name)
+        body.append(f"    _set_{f.name}(self, {value})")
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
+    exec(compile(source, f"<{cls.__name__}.__init__>", "exec"), namespace)
+    init = namespace["__init__"]
+    init.__qualname__, init.__doc__ = f"{cls.__name__}.__init__", cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc]
+
+
+for _cls in EVENT_TYPES.values():
+    _fast_init(_cls)
+
+
 def to_record(event: Event) -> dict[str, Any]:
     """The msgpack-ready map of an event: ``seq``, ``ts``, ``kind`` first, then its fields."""
     record: dict[str, Any] = {"seq": event.seq, "ts": event.ts, "kind": event.kind}
@@ -196,6 +231,20 @@ def to_record(event: Event) -> dict[str, Any]:
 
 def from_record(record: Any) -> Event:
     """Validate a decoded map and build its event; raises ``CorruptRecordError`` saying why."""
+    cls = check_record(record)
+    values = {"seq": record["seq"], "ts": record["ts"]}
+    for name, _allowed, _required in _SCHEMAS[cls]:
+        if name in record:
+            values[name] = record[name]
+    return cls(**values)
+
+
+def check_record(record: Any) -> type[Event]:
+    """Validate a decoded map as ``from_record`` does, without building the event.
+
+    Returns the event class of its kind. Raises ``CorruptRecordError`` saying why, or
+    ``UnsupportedVersionError`` for a kind from a newer format (rule 31).
+    """
     if not isinstance(record, dict):
         raise CorruptRecordError(f"event is a {type(record).__name__}, not a map")
     kind = record.get("kind")
@@ -214,17 +263,32 @@ def from_record(record: Any) -> Event:
         raise CorruptRecordError(f"{kind}: seq must be a positive int64, got {seq!r}")
     if type(ts) is not str:
         raise CorruptRecordError(f"{kind}: ts must be a string")
-    values: dict[str, Any] = {"seq": seq, "ts": ts}
-    for f in _FIELDS[cls]:
-        if f.name not in record:
-            if _has_default(f):
-                continue
-            raise CorruptRecordError(f"{kind}: missing field {f.name!r}")
-        value = record[f.name]
-        if not _CHECKS[cls][f.name](value):
-            raise CorruptRecordError(f"{kind}: field {f.name!r} has the wrong type")
-        values[f.name] = value
-    return cls(**values)
+    for name, allowed, required in _SCHEMAS[cls]:
+        value = record.get(name, _ABSENT)
+        if value is _ABSENT:
+            if required:
+                raise CorruptRecordError(f"{kind}: missing field {name!r}")
+            continue
+        # Types by set membership, not a call per field: this runs for every event read.
+        value_type = type(value)
+        if (
+            value_type not in allowed
+            or (value_type is int and not INT64_MIN <= value <= INT64_MAX)
+            or (value_type is float and not isfinite(value))
+        ):
+            raise CorruptRecordError(f"{kind}: field {name!r} has the wrong type")
+    return cls
+
+
+def canonical_record(record: dict[str, Any], cls: type[Event]) -> dict[str, Any]:
+    """``to_record(from_record(record))`` of a record ``check_record`` accepted as ``cls``.
+
+    A record that lists exactly ``seq``, ``ts``, ``kind`` and every field, in that order (as
+    every record this version writes does), is returned as it is: it is already that map.
+    """
+    if tuple(record) == _RECORD_KEYS[cls]:
+        return record
+    return to_record(from_record(record))
 
 
 def _has_default(f: Any) -> bool:
@@ -233,28 +297,19 @@ def _has_default(f: Any) -> bool:
     return f.default is not MISSING or f.default_factory is not MISSING
 
 
-def _checker(annotation: Any) -> typing.Callable[[Any], bool]:
+def _allowed_types(annotation: Any) -> frozenset[type]:
+    """The value types a field accepts; an int must also fit int64 and a float be finite."""
     origin = typing.get_origin(annotation)
     if origin in (Union, types.UnionType):
-        options = [_checker(a) for a in typing.get_args(annotation)]
-        return lambda v: any(check(v) for check in options)
-    if annotation is type(None):
-        return lambda v: v is None
-    if annotation is int:
-        return lambda v: type(v) is int and INT64_MIN <= v <= INT64_MAX
+        return frozenset().union(*(_allowed_types(a) for a in typing.get_args(annotation)))
     if annotation is float:
-        return lambda v: (
-            (type(v) is float and v == v and abs(v) != float("inf"))
-            or (type(v) is int and INT64_MIN <= v <= INT64_MAX)
-        )
-    if annotation is bool:
-        return lambda v: type(v) is bool
-    if annotation is str:
-        return lambda v: type(v) is str
+        return frozenset({float, int})
+    if annotation in (int, bool, str, type(None)):
+        return frozenset({annotation})
     if origin is dict or annotation is dict:
-        return lambda v: type(v) is dict
+        return frozenset({dict})
     if origin is list or annotation is list:
-        return lambda v: type(v) is list
+        return frozenset({list})
     raise TypeError(f"no checker for {annotation!r}")
 
 
@@ -263,11 +318,12 @@ _FIELDS = {
     cls: tuple(f for f in fields(cls) if f.name not in _EVENT_BASE_FIELDS)
     for cls in EVENT_TYPES.values()
 }
-_CHECKS = {
-    cls: {
-        name: _checker(hint)
-        for name, hint in typing.get_type_hints(cls).items()
-        if name not in _EVENT_BASE_FIELDS and name != "kind"
-    }
-    for cls in EVENT_TYPES.values()
+_ABSENT = object()
+# Per kind, in field order: (name, the value types it accepts, whether a record must hold it).
+_SCHEMAS = {
+    cls: tuple((f.name, _allowed_types(hints[f.name]), not _has_default(f)) for f in _FIELDS[cls])
+    for cls, hints in ((cls, typing.get_type_hints(cls)) for cls in EVENT_TYPES.values())
+}
+_RECORD_KEYS = {
+    cls: ("seq", "ts", "kind", *(f.name for f in _FIELDS[cls])) for cls in EVENT_TYPES.values()
 }

@@ -14,6 +14,9 @@ from typing import Any
 
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD = 4  # role and framing, as chat formats add a few tokens per message
+# ``json.dumps(value, ensure_ascii=False)`` builds an encoder per call; the fold estimates every
+# message it appends, so one encoder is kept (the same text).
+_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def estimate_tokens(text: str) -> int:
@@ -26,7 +29,7 @@ def message_tokens(message: Mapping[str, Any]) -> int:
     total = MESSAGE_OVERHEAD + estimate_tokens(message.get("content") or "")
     for call in message.get("tool_calls") or ():
         total += estimate_tokens(call.get("name", ""))
-        total += estimate_tokens(json.dumps(call.get("arguments") or {}, ensure_ascii=False))
+        total += estimate_tokens(_JSON.encode(call.get("arguments") or {}))
     return total
 
 

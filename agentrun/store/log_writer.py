@@ -44,14 +44,14 @@ class LogWriter:
         self._task_id = task_id
         self._segment_bytes = segment_bytes
         self._path = tail.segment_path
+        self._segment_name = os.path.basename(self._path)
         self._first_seq = tail.first_seq
         self._end = tail.end
         self.last_seq = tail.last_seq
         last = tail.last_record
-        self.last_position: Position | None = (
-            Position(os.path.basename(self._path), last.offset, last.end, last.event.seq, last.crc)
-            if last
-            else None
+        # (segment name, offset, end, seq, crc) of the last record; a Position only when asked.
+        self._last_record: tuple[str, int, int, int, int] | None = (
+            (self._segment_name, last.offset, last.end, last.event.seq, last.crc) if last else None
         )
         self._unsynced = False
         self._broken: str | None = None
@@ -73,7 +73,13 @@ class LogWriter:
         """Whether appended events are waiting for an fsync."""
         return self._unsynced
 
-    def append(self, events: Sequence[Event], *, sync: bool) -> Position:
+    @property
+    def last_position(self) -> Position | None:
+        """Where the last record of the log is (``None`` before the first one)."""
+        last = self._last_record
+        return Position(*last) if last is not None else None
+
+    def append(self, events: Sequence[Event], *, sync: bool) -> None:
         """Append ``events`` with one write; with ``sync`` make them durable before returning.
 
         Raises ``FencingError`` if the segment changed under us and ``StorageError`` on any I/O
@@ -107,16 +113,12 @@ class LogWriter:
         crash_point("after_write_before_sync")
         self._end += len(data)
         last_frame = frames[-1]
-        record_offset = self._end - len(last_frame)
         crc = int.from_bytes(last_frame[4:8], "little")
         self.last_seq = seq
-        self.last_position = Position(
-            os.path.basename(self._path), record_offset, self._end, seq, crc
-        )
+        self._last_record = (self._segment_name, self._end - len(last_frame), self._end, seq, crc)
         self._unsynced = True
         if sync:
             self.sync()
-        return self.last_position
 
     def sync(self) -> None:
         """fdatasync what was appended; a failure ends the writer, never retried (rule 8)."""
@@ -219,6 +221,7 @@ class LogWriter:
             self._broken = f"segment roll failed: {exc}"
             raise StorageError(f"could not start a new log segment: {exc}") from None
         self._path, self._first_seq, self._end = new_path, first_seq, len(header)
+        self._segment_name = os.path.basename(new_path)
 
     def _open_fd(self, path: str) -> int:
         try:

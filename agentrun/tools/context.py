@@ -45,6 +45,10 @@ class FileChange:
         }
 
 
+# One logger for every call; ``logging.getLogger`` takes a lock, and contexts are built per call.
+_TOOL_LOGGER = logging.getLogger("agentrun.tool")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ToolContext:
     """Given to a tool that asks for it (a parameter annotated ``ToolContext`` or named ``ctx``).
@@ -58,7 +62,7 @@ class ToolContext:
     call_id: str
     workspace: Path
     idempotency_key: str = ""
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("agentrun.tool"))
+    logger: logging.Logger = _TOOL_LOGGER
     arguments: Mapping[str, Any] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     file_changes: list[FileChange] = field(default_factory=list)
@@ -66,7 +70,8 @@ class ToolContext:
     def __post_init__(self) -> None:
         if not self.idempotency_key:
             object.__setattr__(self, "idempotency_key", idempotency_key(self.task_id, self.call_id))
-        object.__setattr__(self, "workspace", Path(self.workspace))
+        if not isinstance(self.workspace, Path):
+            object.__setattr__(self, "workspace", Path(self.workspace))
 
     def record_file_change(
         self,

@@ -16,7 +16,7 @@ import math
 import re
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentrun.core.conversation import INVALID_ARGUMENTS_KEY
@@ -59,6 +59,13 @@ class FunctionSchema:
     parameters: dict[str, Any]
     params: tuple[Parameter, ...]
     context_param: str | None
+    # Derived from ``params`` once, for ``validate_arguments`` (called on every tool call).
+    by_name: dict[str, Parameter] = field(init=False, repr=False, compare=False)
+    required: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+        object.__setattr__(self, "required", tuple(p.name for p in self.params if p.is_required))
 
 
 _NO_DEFAULT = object()
@@ -192,7 +199,7 @@ def validate_arguments(tool: Tool, arguments: Mapping[str, Any]) -> dict[str, An
     default". Raises ``ToolArgumentError`` with a message for the model.
     """
     label = f"tool {tool.name}"
-    if not isinstance(arguments, Mapping):
+    if type(arguments) is not dict and not isinstance(arguments, Mapping):  # an ABC check is slow
         raise ToolArgumentError(f"{label}: arguments must be a JSON object")
     if INVALID_ARGUMENTS_KEY in arguments:
         raw = str(arguments[INVALID_ARGUMENTS_KEY])
@@ -200,14 +207,14 @@ def validate_arguments(tool: Tool, arguments: Mapping[str, Any]) -> dict[str, An
             raw = raw[:_SHOWN_RAW_CHARS] + "…"
         raise ToolArgumentError(f"{label}: arguments were not valid JSON: {raw}")
 
-    params = {p.name: p for p in tool.signature.params}
-    unknown = [name for name in arguments if name not in params]
-    if unknown:
+    params = tool.signature.by_name
+    if not arguments.keys() <= params.keys():
+        unknown = [name for name in arguments if name not in params]
         expected = ", ".join(params) or "no arguments"
         noun = "argument" if len(unknown) == 1 else "arguments"
         raise ToolArgumentError(f"{label}: unknown {noun} {_names(unknown)}; expected: {expected}")
 
-    missing = [p.name for p in tool.signature.params if p.is_required and p.name not in arguments]
+    missing = [name for name in tool.signature.required if name not in arguments]
     if missing:
         noun = "argument" if len(missing) == 1 else "arguments"
         raise ToolArgumentError(f"{label}: missing required {noun} {_names(missing)}")

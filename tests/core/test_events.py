@@ -218,3 +218,21 @@ def test_events_are_frozen() -> None:
     event = from_record(_record("cancel_requested"))
     with pytest.raises(AttributeError):
         event.seq = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("kind", sorted(EVENT_TYPES))
+def test_an_event_takes_its_fields_as_a_dataclass_would(kind: str) -> None:
+    cls = EVENT_TYPES[kind]
+    required = {"seq": 3, "ts": "t", **VALID[kind]}
+    by_name, by_position = cls(**required), cls(*required.values())
+    assert by_name == by_position
+    for f in _fields_of(cls):
+        if f.default is not MISSING:
+            assert getattr(by_name, f.name) == f.default
+        elif f.default_factory is not MISSING:
+            assert getattr(by_name, f.name) == f.default_factory()
+            assert getattr(by_name, f.name) is not getattr(by_position, f.name)  # not shared
+    with pytest.raises(TypeError):
+        cls(**required, unknown=1)
+    with pytest.raises(TypeError):
+        cls(seq=3)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentrun.core.conversation import Message, ModelRequest, ToolCall, Usage
 from agentrun.core.errors import ModelError, SpecError
 from agentrun.core.tokens import MESSAGE_OVERHEAD
+from agentrun.models import scripted as scripted_module
 from agentrun.models.options import ModelOptions
 from agentrun.models.scripted import ScriptedModel
 
@@ -235,3 +239,64 @@ def test_infinite_delay_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(SpecError, match="delay_s"):
         scripted(path).load()
+
+
+# Turn-like values: mostly well formed, often slightly off, as a hand-written script might be.
+_values = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(), st.text(max_size=3))
+_calls = st.one_of(
+    st.fixed_dictionaries(
+        {"name": st.sampled_from(["ls", "", 3])},
+        optional={"arguments": st.one_of(st.just({"a": 1}), st.none(), st.lists(_values))},
+    ),
+    st.dictionaries(st.sampled_from(["name", "arguments", "id"]), _values, max_size=2),
+    _values,
+)
+_turns = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "content": st.one_of(st.text(max_size=5), _values),
+            "tool_calls": st.one_of(st.lists(_calls, max_size=3), _values),
+            "delay_s": st.one_of(st.just(0), st.just(0.5), _values),
+            "usage": st.one_of(
+                st.dictionaries(
+                    st.sampled_from(["input_tokens", "output_tokens", "tokens"]),
+                    st.one_of(st.integers(-2, 5), _values),
+                    max_size=2,
+                ),
+                _values,
+            ),
+            "steps": _values,
+        },
+    ),
+    _values,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(raw=_turns)
+def test_the_quick_path_reads_a_turn_as_the_full_check_does_or_leaves_it_to_it(
+    raw: Any,
+) -> None:
+    def fail(what: str) -> SpecError:
+        return SpecError(what)
+
+    try:
+        full = scripted_module._parse_turn(raw, 1, fail)
+    except SpecError:
+        full = None
+    quick = scripted_module._quick_turn(raw)
+    assert quick is None or quick == full
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{}, {"a": [1, {"b": None}], "c": "x"}, [{"d": 1.5}, [True]], "s", 3, None],
+)
+def test_a_reply_copies_script_data_as_deepcopy_would(value: Any) -> None:
+    copied = scripted_module._copy_plain(value)
+    assert copied == copy.deepcopy(value)
+    if isinstance(value, dict | list):
+        assert copied is not value
+        if isinstance(value, dict) and "a" in value:
+            assert copied["a"] is not value["a"] and copied["a"][1] is not value["a"][1]

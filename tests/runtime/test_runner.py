@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from agentrun.core.events import ModelResponded, RunStopped, TaskFinished, ToolIntended
 from agentrun.runtime.reporter import SilentReporter
-from agentrun.runtime.runner import Runner, RunOptions
+from agentrun.runtime.runner import CANCEL_POLL_S, Runner, RunOptions, now_iso
 from agentrun.runtime.spec import SpecOverrides, load_spec
 from agentrun.runtime.tasks import create_task, resolve_call
 from agentrun.store.local import LocalTaskStore
@@ -213,3 +214,48 @@ def test_every_side_effect_intent_is_durable_before_the_tool_ran(store, tmp_path
     assert any(isinstance(e, ModelResponded) for e in events)
     assert isinstance(events[-1], TaskFinished)
     assert not any(isinstance(e, RunStopped) for e in events)
+
+
+def test_timestamps_are_iso_utc_with_microseconds_like_datetime_gives_them():
+    stamps = [now_iso() for _ in range(2000)]
+    before = datetime.now(UTC)
+    stamp = now_iso()
+    after = datetime.now(UTC)
+    for text in [*stamps, stamp]:
+        parsed = datetime.fromisoformat(text)
+        assert parsed.isoformat(timespec="microseconds") == text
+    assert before - timedelta(milliseconds=1) <= datetime.fromisoformat(stamp) <= after
+
+
+def test_a_cancel_request_left_before_the_run_stops_it_at_the_first_safe_point(
+    store, tmp_path, ledger_env
+):
+    task_id = new_task(store, tmp_path)
+    store.request_cancel(task_id, "tester")
+    result = run(store, task_id)
+    state = store.load(task_id).state
+    assert (result.status, state.steps, ledger(ledger_env)) == ("cancelled", 0, [])
+
+
+def test_a_cancel_request_during_a_run_is_seen_within_the_poll_interval(
+    store, tmp_path, ledger_env, monkeypatch
+):
+    turns = [turn(call("lookup", key=str(i)), delay_s=CANCEL_POLL_S / 2) for i in range(40)]
+    task_id = new_task(store, tmp_path, [*turns, turn(content="done")])
+    runner = Runner(store, task_id, SilentReporter())
+    polls = 0
+    original = runner._poll_cancel_request
+
+    def poll() -> str | None:
+        nonlocal polls
+        polls += 1
+        if polls == 3:
+            store.request_cancel(task_id, "tester")
+        return original()
+
+    monkeypatch.setattr(runner, "_poll_cancel_request", poll)
+    result = runner.run()
+    # Requested at the third safe point; each step takes half the interval, so the request is
+    # seen by the third step after it at the latest.
+    assert result.status == "cancelled"
+    assert 2 <= store.load(task_id).state.steps <= 5
