@@ -38,7 +38,7 @@ from agentrun.store.crashpoints import crash_point
 from agentrun.store.fileops import CREATE_FLAGS, FileOps, OsFileOps, write_all
 from agentrun.store.framing import encode_header, encode_record
 from agentrun.store.home import check_filesystem, ensure_home
-from agentrun.store.log_reader import Position, iter_records
+from agentrun.store.log_reader import Position, iter_record_batches, iter_records
 from agentrun.store.log_writer import DEFAULT_SEGMENT_BYTES, LogWriter
 from agentrun.store.recovery import open_tail, remove_leftovers
 from agentrun.store.segments import list_segments, segment_name
@@ -50,7 +50,7 @@ from agentrun.store.snapshots import (
     read_snapshot,
     write_snapshot,
 )
-from agentrun.store.summary import read_summary, summarize, write_summary
+from agentrun.store.summary import current_summary, log_mark, summarize, write_summary
 from agentrun.store.task_store import LoadedTask
 
 DEFAULT_SNAPSHOT_EVERY = 1000
@@ -188,6 +188,23 @@ class LocalTaskStore:
         except OSError as exc:
             raise self._storage_error("read the log", exc) from None
 
+    def event_records(self, task_id: str, from_seq: int = 1) -> Iterator[list[dict[str, Any]]]:
+        """The events of ``events`` as ``to_record`` maps, one list per segment.
+
+        The same records and errors; for printing them (``log --json``) without building an
+        event per record.
+        """
+        log_dir = self._existing_log_dir(task_id)
+        try:
+            for batch in iter_record_batches(self.ops, log_dir, from_seq=from_seq):
+                if batch and batch[0]["seq"] < from_seq:
+                    batch = [record for record in batch if record["seq"] >= from_seq]
+                yield batch
+        except CorruptRecordError as exc:
+            raise CorruptLogError(f"corrupt log of task {task_id}: {exc}") from None
+        except OSError as exc:
+            raise self._storage_error("read the log", exc) from None
+
     def load(self, task_id: str) -> LoadedTask:
         """The current state: the newest valid snapshot plus the events after it (rule 18)."""
         log_dir = self._existing_log_dir(task_id)
@@ -245,13 +262,15 @@ class LocalTaskStore:
         return load
 
     def summary(self, task_id: str) -> dict[str, Any]:
-        """The task's summary; rebuilt in memory (never written by a reader) when stale."""
-        log_dir = self._existing_log_dir(task_id)
-        cached = read_summary(self.ops, os.path.join(self.task_dir(task_id), "summary"))
-        mark = self._log_mark(log_dir)
-        if cached is not None and cached.get("log_mark") == mark:
+        """The task's summary; rebuilt in memory (never written by a reader) when stale.
+
+        ``ls`` asks this of every task: a current summary costs one read and two stats.
+        """
+        cached = current_summary(self.ops, f"{self.tasks_dir}/{validate_task_id(task_id)}")
+        if cached is not None:
             return cached
-        return summarize(self.load(task_id).state, mark)
+        self._existing_log_dir(task_id)
+        return summarize(self.load(task_id).state, None)
 
     def get_blob(self, task_id: str, digest: str) -> bytes:
         """The bytes of a blob by sha256 hex digest."""
@@ -312,13 +331,6 @@ class LocalTaskStore:
                 _remove_tree(self.ops, os.path.join(str(self.tasks_dir), name))
                 removed.append(name)
         return removed
-
-    def _log_mark(self, log_dir: str) -> list[Any]:
-        segments = list_segments(self.ops, log_dir)
-        if not segments:
-            return ["", 0]
-        path = segments[-1][1]
-        return [os.path.basename(path), self.ops.size(path)]
 
     def _existing_log_dir(self, task_id: str) -> str:
         log_dir = self._log_dir(task_id)
@@ -447,9 +459,9 @@ class LocalTaskWriter:
 
     def write_summary(self) -> None:
         """Refresh the ``summary`` cache for ``ls``."""
-        self._log.sync()
+        self._log.sync()  # the summary must never be ahead of the durable log
         try:
-            mark = self._store._log_mark(self._log_dir)
+            mark = log_mark(self._ops, self._log.segment_path)
             write_summary(
                 self._ops, os.path.join(self._task_dir, "summary"), summarize(self.state, mark)
             )

@@ -8,13 +8,31 @@ ends there silently. Anything else invalid is corruption (rule 14) and raises ``
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import struct
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from agentrun.core.codec import decode_record
 from agentrun.core.errors import CorruptLogError, CorruptRecordError
+from agentrun.core.events import to_record
 from agentrun.store.fileops import FileOps
-from agentrun.store.framing import Record, SegmentHeader, decode_header, scan_segment
+from agentrun.store.framing import (
+    MAX_RECORD,
+    RECORD_HEADER,
+    Record,
+    SegmentHeader,
+    SegmentScan,
+    decode_header,
+    scan_segment,
+)
 from agentrun.store.segments import list_segments
+
+_T = TypeVar("_T")
+# What a segment scan gives: the segment's valid items, and the scan that stopped at a bad
+# record (``None`` when every record to the end was valid).
+_SegmentItems = tuple[list[_T], SegmentScan | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +65,31 @@ def iter_records(
     Raises ``CorruptLogError`` naming segment, offset and reason for a bad record that is not a
     torn tail (rule 14), and for a gap between segments (rule 12).
     """
+    for name, records in _read_segments(ops, log_dir, _scan_records, start, from_seq):
+        yield from ((name, record) for record in records)
+
+
+def iter_record_batches(
+    ops: FileOps, log_dir: str, *, from_seq: int = 1
+) -> Iterator[list[dict[str, Any]]]:
+    """The valid records as event maps (``to_record``'s), one list per segment.
+
+    The same records, checks and errors as ``iter_records`` (a reader of the same bytes sees
+    the same log), without building an event per record: for printing them as they are.
+    ``from_seq`` skips whole segments as there; the caller filters the first list.
+    """
+    for _name, maps in _read_segments(ops, log_dir, _scan_maps, None, from_seq):
+        yield maps
+
+
+def _read_segments(
+    ops: FileOps,
+    log_dir: str,
+    scan: Callable[[bytes, int, int, bool], _SegmentItems[_T]],
+    start: Position | None,
+    from_seq: int,
+) -> Iterator[tuple[str, list[_T]]]:
+    """Each segment's items as ``scan`` reads them; then raise for corruption (rules 12, 14)."""
     segments = list_segments(ops, log_dir)
     expected_seq: int | None = None
     for index, (_first_seq, path) in enumerate(segments):
@@ -73,11 +116,53 @@ def iter_records(
                 f"corrupt log: {name} starts at seq {seq}, expected {expected_seq} "
                 "(a segment is missing); run `agentrun verify`"
             )
-        scan = scan_segment(data, offset, seq, look_past_bad=is_last)
-        yield from ((name, record) for record in scan.records)
-        if scan.bad is not None and (not is_last or scan.is_corrupt):
+        items, stopped = scan(data, offset, seq, is_last)
+        yield name, items
+        if stopped is not None and stopped.bad is not None and (not is_last or stopped.is_corrupt):
             raise CorruptLogError(
-                f"corrupt log: {name} at byte {scan.bad.offset}: {scan.bad.reason}; "
+                f"corrupt log: {name} at byte {stopped.bad.offset}: {stopped.bad.reason}; "
                 "run `agentrun verify` for details"
             )
-        expected_seq = seq + len(scan.records)
+        expected_seq = seq + len(items)
+
+
+def _scan_records(data: bytes, offset: int, seq: int, is_last: bool) -> _SegmentItems[Record]:
+    scan = scan_segment(data, offset, seq, look_past_bad=is_last)
+    return scan.records, scan
+
+
+_FRAME = struct.Struct("<II")  # a record header: length, crc32(length ‖ payload)
+
+
+def _scan_maps(data: bytes, offset: int, seq: int, is_last: bool) -> _SegmentItems[dict[str, Any]]:
+    """The segment's records as event maps, accepted by exactly ``read_record``'s checks.
+
+    At the first record this loop does not take, ``scan_segment`` reads on from there, so
+    framing alone decides what is wrong and whether it is a torn tail (rule 14).
+    """
+    maps: list[dict[str, Any]] = []
+    end, unpack_frame, crc32 = len(data), _FRAME.unpack_from, zlib.crc32
+    while offset < end:
+        if end - offset < RECORD_HEADER:
+            break
+        length, crc = unpack_frame(data, offset)
+        start = offset + RECORD_HEADER
+        stop = start + length
+        if length == 0 or length > MAX_RECORD or stop > end:
+            break
+        payload = data[start:stop]
+        if crc32(payload, crc32(data[offset : offset + 4])) != crc:
+            break
+        try:
+            record = decode_record(payload)
+        except CorruptRecordError:
+            break
+        if record["seq"] != seq:
+            break
+        maps.append(record)
+        offset, seq = stop, seq + 1
+    else:
+        return maps, None
+    scan = scan_segment(data, offset, seq, look_past_bad=is_last)
+    maps += [to_record(record.event) for record in scan.records]
+    return maps, scan

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import fields
+from datetime import UTC, datetime
 
 import pytest
 
+from agentrun.cli.views import task_row, to_json
+from agentrun.core.events import RunStarted
 from agentrun.core.state import fold
 from tests.cli.sample_tasks import (
     finished_task,
@@ -126,3 +130,42 @@ def test_show_human_output_names_status_goal_and_usage(cli, agentrun_home, tmp_p
     assert "goal     do the thing" in out
     assert "9 steps" in out and "changed out.txt" in out
     assert "charge(amount=5)" in out
+
+
+def test_ls_shows_what_the_log_holds_after_a_run_died_without_a_summary(
+    cli, agentrun_home, tmp_path
+):
+    task_id = finished_task(agentrun_home, tmp_path)
+    summary = agentrun_home / "tasks" / task_id / "summary"
+    before = summary.read_bytes()
+    (row,) = json.loads(cli("ls", "--json").out)
+    writer = store_at(agentrun_home).open_writer(task_id)
+    writer.append(
+        [
+            RunStarted(
+                seq=writer.next_seq, ts=row["updated_at"], pid=1, host="h", version="0", attempt=9
+            )
+        ],
+        sync=True,
+    )
+    writer.abandon()  # killed: no summary written
+    (after,) = json.loads(cli("ls", "--json").out)
+    assert after["last_seq"] == row["last_seq"] + 1
+    assert after["status"] == "interrupted" and after["run"]["attempt"] == 9
+    assert summary.read_bytes() == before  # rule 17: ls folded in memory, wrote nothing
+
+
+def test_an_ls_row_as_json_is_every_field_of_the_row_in_order():
+    row = task_row(
+        {
+            "task_id": "t",
+            "status": "running",
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "run": {"pid": 1},
+            "parent": {"task_id": "p", "seq": 3},
+        },
+        is_claimed=True,
+        now=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+    as_json = to_json(row)
+    assert list(as_json.items()) == [(f.name, getattr(row, f.name)) for f in fields(row)]

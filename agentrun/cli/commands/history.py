@@ -2,13 +2,13 @@
 
 Readers only (rule 17). Events are streamed segment by segment (``store.events``), so memory
 does not grow with the log; ``--json`` lines are ``to_record(event)``, the same map the log
-holds. ``diff`` reads through the one fold (``core.diff``).
+holds, printed from ``store.event_records`` a segment at a time without building events.
+``diff`` reads through the one fold (``core.diff``).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import sys
 from collections.abc import Callable, Iterable
 from itertools import takewhile
@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agentrun.cli.output import print_json, stdout, warn
+from agentrun.cli.bulk import json_encoder, no_cycle_collection
 from agentrun.cli.settings import settings
-from agentrun.cli.views import EventDescriber, to_json
 from agentrun.core.errors import AgentrunError, UsageError
 from agentrun.core.events import EVENT_TYPES, Event, to_record
 
@@ -26,11 +25,12 @@ if TYPE_CHECKING:
     from agentrun.cli.follow import FollowEnd
     from agentrun.store.local import LocalTaskStore
 
-# Heavier modules (renderers, the fold's diff, the runtime) are imported by the commands that
-# use them: every command's start-up pays for what this module imports at the top.
+# Heavier modules (rich and the renderers, the fold's diff, the runtime) are imported by the
+# commands that use them: every command's start-up pays for what this module imports at the top.
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (lines for event streams).")]
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_encode = json_encoder()
+_LINES_PER_WRITE = 2048
 
 
 def log(
@@ -64,6 +64,9 @@ def log(
         return _search_all(store, needle, kinds, as_json=as_json, full=full)
     task_id = store.resolve(task)
     _check_range(store, task_id, from_seq, to_seq, open_end=follow_log)
+    if as_json and not follow_log:
+        _print_records(store, task_id, kinds, needle, first=from_seq or 1, last=to_seq)
+        return 0
     if follow_log:
         from agentrun.cli.follow import follow
 
@@ -115,7 +118,7 @@ def _shown(event: Event, kinds: set[str], needle: str | None) -> bool:
     """Whether ``--kind`` and ``--grep`` (case-insensitive, over the event's JSON) keep it."""
     if kinds and event.kind not in kinds:
         return False
-    return needle is None or needle in _ENCODER.encode(to_record(event)).casefold()
+    return needle is None or needle in _encode(to_record(event)).casefold()
 
 
 def _emitter(
@@ -123,7 +126,7 @@ def _emitter(
 ) -> Callable[[str, Event, str | None, bool], None]:
     """How one event is printed: a JSON line, a summary line, or a line and the whole event."""
     if as_json:
-        write, encode = sys.stdout.write, _ENCODER.encode
+        write = sys.stdout.write
 
         def emit_json(task_id: str, event: Event, prefix: str | None, shown: bool) -> None:
             if not shown:
@@ -131,12 +134,14 @@ def _emitter(
             record = to_record(event)
             if prefix is not None:
                 record = {"task_id": prefix, **record}
-            write(encode(record) + "\n")
+            write(_encode(record) + "\n")
             if flush:
                 sys.stdout.flush()
 
         return emit_json
+    from agentrun.cli.output import stdout
     from agentrun.cli.renderers import render_event, render_event_full
+    from agentrun.cli.views import EventDescriber
 
     out, describer = stdout(), EventDescriber()
 
@@ -162,12 +167,71 @@ def _whole(store: LocalTaskStore, task_id: str, record: dict[str, Any]) -> dict[
     return {**record, "output": data.decode("utf-8", "replace")}
 
 
+def _print_records(
+    store: LocalTaskStore,
+    task_id: str,
+    kinds: set[str],
+    needle: str | None,
+    *,
+    first: int = 1,
+    last: int | None = None,
+    prefix: str | None = None,
+) -> None:
+    """``log --json`` without ``--follow``: the lines ``_emitter`` prints, a segment a write."""
+    with no_cycle_collection():
+        _print_batches(store.event_records(task_id, from_seq=first), kinds, needle, last, prefix)
+
+
+def _print_batches(
+    batches: Iterable[list[dict[str, Any]]],
+    kinds: set[str],
+    needle: str | None,
+    last: int | None,
+    prefix: str | None,
+) -> None:
+    """Print the JSON lines of the records ``--kind``/``--grep``/``--to`` keep.
+
+    Each line is encoded once, for ``--grep`` and for printing (the grep looks at the event's
+    own map, without the ``task_id`` prefix of a search over every task).
+    """
+    write = sys.stdout.write
+    for batch in batches:
+        ends = last is not None and bool(batch) and batch[-1]["seq"] >= last
+        if not (kinds or needle or prefix or ends):
+            # Every event of the segment, as it is; a few thousand lines a write keeps the
+            # text in memory small beside the decoded segment.
+            for start in range(0, len(batch), _LINES_PER_WRITE):
+                chunk = batch[start : start + _LINES_PER_WRITE]
+                write("\n".join(map(_encode, chunk)) + "\n")
+            continue
+        lines = []
+        for record in batch:
+            if last is not None and record["seq"] > last:
+                break
+            if kinds and record["kind"] not in kinds:
+                continue
+            line = _encode(record)
+            if needle is not None and needle not in line.casefold():
+                continue
+            lines.append(line if prefix is None else _encode({"task_id": prefix, **record}))
+        if lines:
+            lines.append("")
+            write("\n".join(lines))
+        if ends:
+            return
+
+
 def _search_all(
     store: LocalTaskStore, needle: str, kinds: set[str], *, as_json: bool, full: bool
 ) -> int:
-    emit = _emitter(store, as_json=as_json, full=full, flush=False)
+    from agentrun.cli.output import warn
+
+    emit = None if as_json else _emitter(store, as_json=False, full=full, flush=False)
     for task_id in store.task_ids():
         try:
+            if emit is None:
+                _print_records(store, task_id, kinds, needle, prefix=task_id)
+                continue
             for event in store.events(task_id):
                 emit(task_id, event, task_id, _shown(event, kinds, needle))
         except AgentrunError as exc:
@@ -176,6 +240,8 @@ def _search_all(
 
 
 def _report_end(task_id: str) -> Callable[[FollowEnd], None]:
+    from agentrun.cli.output import warn
+
     def report(end: FollowEnd) -> None:
         if end.reason == "interrupted":
             warn(
@@ -201,7 +267,9 @@ def diff(
     as_json: JsonOpt = False,
 ) -> int:
     """What changed between two events of a task, or where two runs part ways."""
+    from agentrun.cli.output import print_json, stdout
     from agentrun.cli.renderers import render_comparison, render_state_diff
+    from agentrun.cli.views import to_json
     from agentrun.core.diff import compare_runs, diff_range, run_steps
     from agentrun.core.state import State
     from agentrun.runtime.fork import state_at
@@ -250,12 +318,15 @@ def export(
     """The whole log of a task as JSON lines (blobs named by sha256, or embedded)."""
     store = settings(ctx).store()
     task_id = store.resolve(task)
-    write, encode = sys.stdout.write, _ENCODER.encode
-    for event in store.events(task_id):
-        record = to_record(event)
-        if inline_blobs:
-            record = _inline(store, task_id, record)
-        write(encode(record) + "\n")
+    if inline_blobs:
+        batches: Iterable[list[dict[str, Any]]] = (
+            [_inline(store, task_id, record) for record in batch]
+            for batch in store.event_records(task_id)
+        )
+    else:
+        batches = store.event_records(task_id)
+    with no_cycle_collection():
+        _print_batches(batches, set(), None, None, None)
     return 0
 
 
