@@ -161,6 +161,7 @@ def append_section(root: Path, n: int, reps: int) -> list[str]:
                 raw_means.append(statistics.mean(lat))
                 raw_all += lat
     s, r = statistics.median(store_means), statistics.median(raw_means)
+    si, ri = interleaved_appends(store, root, events, frames)
     return [
         f"### Append at fsync=always ({n} events × {reps} repetitions, "
         f"{size:.0f} bytes per framed event, dir {root})",
@@ -174,7 +175,38 @@ def append_section(root: Path, n: int, reps: int) -> list[str]:
         "",
         f"Ratio store/raw: **{s / r:.3f}** (target ≤ 1.10); store overhead {s - r:.1f} µs/append.",
         "",
+        f"Interleaved (one store append, one raw append, alternating; medians): store {si:.1f} "
+        f"µs, raw {ri:.1f} µs, ratio **{si / ri:.3f}**.",
+        "",
     ]
+
+
+def interleaved_appends(
+    store: LocalTaskStore, root: Path, events: list[Event], frames: list[bytes]
+) -> tuple[float, float]:
+    """Median µs of a store append and of a raw append, alternating one by one in one loop.
+
+    The disk's speed drifts over seconds (see docs/performance.md); alternating every append
+    gives both loops the same disk.
+    """
+    new_task(store, "append-interleaved")
+    writer = store.open_writer("append-interleaved")
+    fd = os.open(root / "raw-interleaved.seg", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    ours, raw = [], []
+    try:
+        for event, frame in zip(events, frames, strict=True):
+            started = time.perf_counter_ns()
+            writer.append([event], sync=True)
+            ours.append((time.perf_counter_ns() - started) / 1000)
+            started = time.perf_counter_ns()
+            if os.write(fd, frame) != len(frame):
+                raise OSError("short write")
+            os.fdatasync(fd)
+            raw.append((time.perf_counter_ns() - started) / 1000)
+    finally:
+        os.close(fd)
+        writer.close(snapshot=False)
+    return statistics.median(ours), statistics.median(raw)
 
 
 def _pct(values: list[float], pct: int) -> float:
