@@ -56,7 +56,7 @@ def _new_app() -> "typer.Typer":
     import typer
 
     from agentrun import __version__
-    from agentrun.cli.settings import Settings
+    from agentrun.cli.settings import Settings, segment_bytes_from_env
 
     new = typer.Typer(
         name="agentrun",
@@ -95,7 +95,12 @@ def _new_app() -> "typer.Typer":
         ] = False,
     ) -> None:
         """Durable execution for AI agents: run, resume, inspect and trust long agent tasks."""
-        ctx.obj = Settings(home=home, allow_network_fs=allow_network_fs, debug=debug)
+        ctx.obj = Settings(
+            home=home,
+            allow_network_fs=allow_network_fs,
+            debug=debug,
+            segment_bytes=segment_bytes_from_env(),
+        )
 
     return new
 

@@ -8,6 +8,12 @@ header. Each time ``verify`` names the damaged segment and the byte offset of th
 ``CorruptLogError`` naming the same place, and refusing changes no byte of the task
 (INV-CLASSIFY, rule 16, rule 17).
 
+Through the CLI (50 damaged tasks in CI, 1,000 extended, ten to a home): one real
+``agentrun verify --all --json`` per home names each task's damaged segment and byte; ``agentrun
+resume`` of each task exits 1 with one line naming the place and ``agentrun verify`` (one task a
+home in a real process, the rest through the same ``agentrun.cli.app.run`` boundary in process);
+no byte or mtime of any task changes.
+
 Seeded: the seed is printed; ``AGENTRUN_SEED=<n>`` reruns a failure. The same log as T1 is used
 (40 records, ~64 KiB and 5 KiB records, one roll), without snapshots so that opening reads the
 sealed segment too.
@@ -15,9 +21,11 @@ sealed segment too.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +34,15 @@ import pytest
 from agentrun.core.errors import CorruptLogError
 from agentrun.store.local import LocalTaskStore
 from agentrun.store.verify import verify_task
-from tests.store.builders import BuiltTask, build_task, content_digest, record_bounds, seed_from_env
+from tests.conftest import CliResult, run_agentrun
+from tests.store.builders import (
+    BuiltTask,
+    build_task,
+    content_digest,
+    record_bounds,
+    seed_from_env,
+    tree_digest,
+)
 from tests.trials import trials
 
 KIB = 1024
@@ -36,6 +52,7 @@ SEGMENT_BYTES = 72 * KIB
 T3_TRIALS = trials(2_000, 100_000)
 T3_CHUNKS = 2
 MIN_VALID_AFTER = 3
+Cli = Callable[..., CliResult]
 
 
 @dataclass(frozen=True)
@@ -49,9 +66,12 @@ class Rec:
     after: int  # how many records follow it in the whole log
 
 
-def make_log(home: Path) -> tuple[BuiltTask, list[Rec], list[tuple[Path, int]]]:
+def make_log(
+    home: Path, task_id: str = "t-build"
+) -> tuple[BuiltTask, list[Rec], list[tuple[Path, int]]]:
     """The T1 log, its records, and ``(segment, header size)`` of every segment."""
-    built = build_task(LocalTaskStore(home, segment_bytes=SEGMENT_BYTES), RECORDS, big=BIG)
+    store = LocalTaskStore(home, segment_bytes=SEGMENT_BYTES)
+    built = build_task(store, RECORDS, big=BIG, task_id=task_id)
     recs: list[Rec] = []
     headers = []
     for segment in built.segments():
@@ -201,3 +221,59 @@ def test_a_missing_middle_segment_is_corruption(fast_home: Path) -> None:
     assert report.problems[0].reason.startswith("seq: ")
     with pytest.raises(CorruptLogError, match="a segment is missing"):
         list(built.store.events(built.task_id))
+
+
+# -- through the CLI ------------------------------------------------------------------------------
+
+CLI_DAMAGES = trials(50, 1_000)
+CLI_TASKS_PER_HOME = 10
+
+
+def resume_through_the_cli(cli: Cli, home: Path, task_id: str, *, real: bool) -> CliResult:
+    """``agentrun resume TASK``: a real process, or in this one through the same error boundary
+    (``agentrun.cli.app.run``, what ``main`` exits with) to save the interpreter start-up."""
+    if not real:
+        return cli("--home", home, "resume", task_id)
+    proc = run_agentrun("resume", task_id, env={"AGENTRUN_HOME": str(home)})
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chunk", range(CLI_DAMAGES // CLI_TASKS_PER_HOME))
+def test_damage_is_named_by_verify_and_refused_by_resume_through_the_cli(
+    chunk: int, fast_home: Path, cli: Cli
+) -> None:
+    """Ten damaged tasks in one home: one ``agentrun verify --all --json`` process names the
+    segment and byte of each one's first bad record; ``agentrun resume`` of each (the first in a
+    real process) exits 1 with one line naming that place and ``verify``; no byte or mtime of
+    any task changed."""
+    seed = seed_from_env(7310) + chunk
+    rng = random.Random(seed)
+    damaged: dict[str, tuple[Rec, str]] = {}
+    for number in range(CLI_TASKS_PER_HOME):
+        _built, recs, _headers = make_log(fast_home, task_id=f"t3-cli-{number}")
+        rec = rng.choice([r for r in recs if r.after >= MIN_VALID_AFTER])
+        what, start, new = damage(rng, rec, rec.segment.read_bytes())
+        pwrite(rec.segment, start, new)
+        damaged[f"t3-cli-{number}"] = (rec, f"seed {seed}: {what} in {rec.segment.name}")
+    before = tree_digest(fast_home / "tasks")
+
+    verified = run_agentrun("verify", "--all", "--json", env={"AGENTRUN_HOME": str(fast_home)})
+    assert verified.returncode == 1 and verified.stderr == "", verified.stderr
+    reports = {report["task_id"]: report for report in json.loads(verified.stdout)}
+    assert set(reports) == set(damaged)
+    for task_id, (rec, where) in damaged.items():
+        assert reports[task_id]["ok"] is False, where
+        problem = reports[task_id]["problems"][0]
+        assert (problem["file"], problem["offset"]) == (rec.segment.name, rec.offset), where
+        assert problem["is_corruption"] and problem["next_valid_offset"] == rec.next_offset, where
+
+    for number, (task_id, (rec, where)) in enumerate(damaged.items()):
+        result = resume_through_the_cli(cli, fast_home, task_id, real=number == 0)
+        assert result.code == 1, f"{where}: exit {result.code}: {result.err}"
+        assert result.out == "" and result.err.count("\n") == 1, f"{where}: {result.err}"
+        assert result.err.startswith("error: corrupt log"), f"{where}: {result.err}"
+        place = f"{rec.segment.name} at byte {rec.offset}"
+        assert place in result.err and "agentrun verify" in result.err, f"{where}: {result.err}"
+    assert tree_digest(fast_home / "tasks") == before, "verify or resume changed a damaged task"
+    print(f"T3 through the CLI, seed={seed}: {len(damaged)} damaged tasks")

@@ -88,21 +88,28 @@ def resume_until_done(
             return codes
         assert proc.returncode == 3, f"resume exited {proc.returncode}: {proc.stderr}"
         assert "Traceback" not in proc.stderr
-        state = LocalTaskStore(home).load(task_id).state
-        in_doubt = state.in_doubt_calls()
-        assert len(in_doubt) == 1, state.pending_calls()
-        pending = in_doubt[0]
-        assert pending["call_id"] in proc.stderr  # exit 3 names the call
-        done = [e for e in ledger(agent) if e["key"] == pending["idempotency_key"]]
-        if done:
-            result = json.dumps(f"charged {pending['arguments']['amount']}")
-            settle = run_agentrun(
-                "resolve", task_id, pending["call_id"], "--result", result, env=env
-            )
-        else:
-            settle = run_agentrun("resolve", task_id, pending["call_id"], "--retry", env=env)
-        assert settle.returncode == 0, settle.stderr
+        call_id = settle_by_ledger(home, agent, task_id, env)
+        assert call_id in proc.stderr  # exit 3 names the call
     raise AssertionError(f"task {task_id} did not finish in {max_rounds} resumes: {codes}")
+
+
+def settle_by_ledger(home: Path, agent: TestAgent, task_id: str, env: dict[str, str]) -> str:
+    """Settle the one in-doubt call with ``agentrun resolve``, by the ledger; return its id.
+
+    A call the ledger shows as done gets its real result; one that never happened is retried.
+    """
+    state = LocalTaskStore(home).load(task_id).state
+    in_doubt = state.in_doubt_calls()
+    assert len(in_doubt) == 1, state.pending_calls()
+    pending = in_doubt[0]
+    done = [e for e in ledger(agent) if e["key"] == pending["idempotency_key"]]
+    if done:
+        result = json.dumps(f"charged {pending['arguments']['amount']}")
+        settle = run_agentrun("resolve", task_id, pending["call_id"], "--result", result, env=env)
+    else:
+        settle = run_agentrun("resolve", task_id, pending["call_id"], "--retry", env=env)
+    assert settle.returncode == 0, settle.stderr
+    return pending["call_id"]
 
 
 def check_effects(home: Path, agent: TestAgent, task_id: str) -> None:
