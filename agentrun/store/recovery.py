@@ -79,9 +79,45 @@ def open_tail(ops: FileOps, log_dir: str) -> OpenedTail:
                 "run `agentrun verify`"
             )
         repairs.append(_save_and_drop(ops, path, data, scan.end, remove=False))
+    else:
+        repairs += _unrecorded_repairs(ops, path, scan.end)
     last = scan.records[-1] if scan.records else None
     last_seq = last.event.seq if last else header.first_seq - 1
     return OpenedTail(path, header.first_seq, scan.end, last_seq, last, scan.records, repairs)
+
+
+def _unrecorded_repairs(ops: FileOps, path: str, end: int) -> list[dict[str, Any]]:
+    """Repairs an earlier open finished cutting but died before recording (rule 15.3).
+
+    Its ``.torn-<end>`` file is there and nothing was appended after the cut (the event that
+    records a repair is appended at that very offset), so no event names it yet: make the cut
+    durable, since that run may have died before its fdatasync, and record it now.
+    """
+    log_dir, name = os.path.split(path)
+    prefix = f"{name}.torn-{end}"
+    found = sorted(n for n in ops.listdir(log_dir) if n == prefix or n.startswith(f"{prefix}-"))
+    if not found:
+        return []
+    fd = ops.open(path, APPEND_FLAGS)
+    try:
+        ops.fdatasync(fd)
+    finally:
+        ops.close(fd)
+    repairs = []
+    for saved_as in found:
+        dropped = ops.read_file(os.path.join(log_dir, saved_as))
+        repairs.append(
+            {
+                "repair": "torn_tail",
+                "segment": name,
+                "offset": end,
+                "bytes": len(dropped),
+                "sha256": hashlib.sha256(dropped).hexdigest(),
+                "saved_as": saved_as,
+                "finished": "now; the run that cut the tail stopped before recording it",
+            }
+        )
+    return repairs
 
 
 def _save_and_drop(
