@@ -22,12 +22,20 @@ def json_encoder() -> Callable[[Any], str]:
     catch cycles, which values read from a log or a summary cannot have: as much time as the
     encoding itself for a typical event. This builds it once, with the same settings.
     """
-    from json.encoder import c_make_encoder, encode_basestring
+    from json import encoder as json_internals
 
-    if c_make_encoder is None:  # pragma: no cover - CPython always has the C encoder
-        return json.JSONEncoder(ensure_ascii=False, default=str, check_circular=False).encode
-    encode = c_make_encoder(None, str, encode_basestring, None, ": ", ", ", False, False, True)
-    return lambda value: "".join(encode(value, 0))
+    fallback = json.JSONEncoder(ensure_ascii=False, default=str, check_circular=False).encode
+    try:  # a CPython internal: anything unexpected about it means the documented path
+        encode = json_internals.c_make_encoder(  # type: ignore[misc]
+            None, str, json_internals.encode_basestring, None, ": ", ", ", False, False, True
+        )
+        fast = lambda value: "".join(encode(value, 0))  # noqa: E731
+        probe = {"a": [1, 2.5, None, True, "é"], "b": {"c": "d"}}
+        if fast(probe) != fallback(probe):
+            return fallback
+    except Exception:  # pragma: no cover - depends on the interpreter
+        return fallback
+    return fast
 
 
 @contextmanager
