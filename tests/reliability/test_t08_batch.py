@@ -1,10 +1,10 @@
 """T8 (ii): ``agentrun batch`` workers sharing one queue claim each task once (rules 20, 21).
 
-Four real ``batch`` processes share 40 queued tasks: each task has exactly one ``run_started``
-and every side effect ran once (INV-CLAIM, INV-EFFECT). A batch killed mid-queue is picked up by
-the next one, and no side effect runs twice. The killed batch is stopped once the ledger shows
-real progress, never after a guessed sleep. ``batch --max-time`` is in
-``tests/runtime/test_batch.py``.
+Four real ``batch`` processes share 40 queued tasks, in 3 independent waves (100 extended):
+each task has exactly one ``run_started`` and every side effect ran once (INV-CLAIM,
+INV-EFFECT). A batch killed mid-queue is picked up by the next one, and no side effect runs
+twice. The killed batch is stopped once the ledger shows real progress, never after a guessed
+sleep. ``batch --max-time`` is in ``tests/runtime/test_batch.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from agentrun.core.events import RunStarted
 from agentrun.store.local import LocalTaskStore
@@ -27,9 +29,15 @@ from tests.runtime.kill_harness import (
     queue_tasks,
     resume_until_done,
 )
+from tests.trials import trials
+
+WAVES = trials(3, 100)  # the plan's CI and extended counts for T8 (ii)
 
 
-def test_four_batches_over_forty_tasks_run_each_task_exactly_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("wave", range(WAVES))
+def test_four_batches_over_forty_tasks_run_each_task_exactly_once(
+    tmp_path: Path, wave: int
+) -> None:
     agent = make_agent(tmp_path / "agent", QUICK)
     home = tmp_path / "home"
     ids = queue_tasks(home, agent.spec, 40)
