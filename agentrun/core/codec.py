@@ -259,20 +259,26 @@ def decode_cache(payload: bytes) -> Any:
     return _unpack(payload)
 
 
+def _refuse_ext(code: int, data: bytes) -> NoReturn:
+    raise CorruptRecordError(f"msgpack extension type {code} is not allowed")
+
+
+# How every payload is decoded (rule 31); ``timestamp`` may be overridden by a caller.
+_UNPACK_OPTIONS: dict[str, Any] = {
+    "raw": False,
+    "strict_map_key": True,
+    "use_list": True,
+    "ext_hook": _refuse_ext,
+    "timestamp": 0,
+    # A 16 MiB frame of nils would otherwise become a 128 MiB list (INV-BOUNDED).
+    "max_array_len": MAX_CONTAINER_ITEMS,
+    "max_map_len": MAX_CONTAINER_ITEMS,
+}
+
+
 def _unpack(payload: bytes, **options: Any) -> Any:
     try:
-        return msgpack.unpackb(
-            payload,
-            raw=False,
-            strict_map_key=True,
-            use_list=True,
-            ext_hook=_refuse_ext,
-            timestamp=0,
-            # A 16 MiB frame of nils would otherwise become a 128 MiB list (INV-BOUNDED).
-            max_array_len=MAX_CONTAINER_ITEMS,
-            max_map_len=MAX_CONTAINER_ITEMS,
-            **options,
-        )
+        return msgpack.unpackb(payload, **(_UNPACK_OPTIONS | options))
     except CorruptRecordError:
         raise
     except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
@@ -339,16 +345,7 @@ def _decode_exact(payload: bytes) -> Any:
     if len(payload) > _EXACT_MAX_BYTES:
         return None
     try:
-        value = msgpack.unpackb(
-            payload,
-            raw=False,
-            strict_map_key=True,
-            use_list=True,
-            ext_hook=_refuse_ext,
-            timestamp=1,
-            max_array_len=MAX_CONTAINER_ITEMS,
-            max_map_len=MAX_CONTAINER_ITEMS,
-        )
+        value = msgpack.unpackb(payload, **(_UNPACK_OPTIONS | {"timestamp": 1}))
         if _pack(value) != payload:
             return None
     except Exception:  # the strict path says what is wrong
@@ -364,10 +361,6 @@ def _decode_exact(payload: bytes) -> Any:
         except UnencodableValueError:
             return None
     return value
-
-
-def _refuse_ext(code: int, data: bytes) -> NoReturn:
-    raise CorruptRecordError(f"msgpack extension type {code} is not allowed")
 
 
 def _unique_map(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:

@@ -41,7 +41,6 @@ from tests.runtime.agents import MIXED_TURNS, call, turn
 from tests.runtime.agents import TestAgent as Agent
 from tests.runtime.kill_harness import ledger
 
-FSYNC = {"always": "", "batch": 'fsync = "batch"\n'}
 # Failing these is harmless by design: a snapshot or summary that cannot be read is a cache
 # miss (rule 18), and a leftover that cannot be removed is removed next time (rule 19).
 HARMLESS_WHEN_READ = ("read_file", "read_range", "size")

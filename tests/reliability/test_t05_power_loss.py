@@ -58,9 +58,8 @@ from tests.reliability.harness import (
 )
 from tests.runtime.agents import TestAgent as Agent
 from tests.runtime.agents import make_agent
-from tests.runtime.kill_harness import comparable, reference_state
+from tests.runtime.kill_harness import FSYNC, comparable, reference_states
 
-FSYNC = {"always": "", "batch": 'fsync = "batch"\n'}
 CHUNKS = 3  # the k's of one fsync policy are split over this many tests (xdist spreads them)
 STRESS_SEEDS = 10
 REPAIR_POINTS = 16
@@ -86,11 +85,7 @@ class Tally:
 @pytest.fixture(scope="module")
 def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The final state of an uninterrupted run, per fsync policy (INV-DETERMINISM)."""
-    found = {}
-    for policy, extra in FSYNC.items():
-        root = tmp_path_factory.mktemp(f"reference-{policy}")
-        found[policy] = reference_state(make_agent(root / "agent", extra=extra), root / "home")
-    return found
+    return reference_states(tmp_path_factory.mktemp("reference"))
 
 
 @pytest.fixture

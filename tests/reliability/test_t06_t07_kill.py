@@ -40,11 +40,13 @@ from tests.conftest import run_agentrun
 from tests.runtime.agents import MIXED_TURNS, make_agent
 from tests.runtime.agents import TestAgent as Agent
 from tests.runtime.kill_harness import (
+    FSYNC,
     SIDE_EFFECT_TOOLS,
     check_effects,
     comparable,
     ledger,
     reference_state,
+    reference_states,
     resume_until_done,
     settle_by_ledger,
     task_ids,
@@ -74,7 +76,6 @@ CASES = (
 # turn and tool (0-20 ms). Under ``fsync = "batch"`` records are grouped, so a write point's
 # n-th pass may lie beyond the end of the run; that seed then runs to completion uncut.
 STRESS_SEEDS = 50
-FSYNC = {"always": "", "batch": 'fsync = "batch"\n'}
 SEED = int(os.environ.get("AGENTRUN_SEED", random.randrange(1 << 30)))
 
 
@@ -87,11 +88,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.fixture(scope="module")
 def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The uninterrupted run's final state per fsync policy (INV-DETERMINISM)."""
-    found = {}
-    for policy, extra in FSYNC.items():
-        root = tmp_path_factory.mktemp(f"reference-{policy}")
-        found[policy] = reference_state(make_agent(root / "agent", extra=extra), root / "home")
-    return found
+    return reference_states(tmp_path_factory.mktemp("reference"))
 
 
 def kill_at_point_then_resume(

@@ -34,7 +34,6 @@ from agentrun.core.errors import StorageError
 from agentrun.core.events import Event
 from agentrun.store.log_writer import LogWriter
 from tests.reliability.fault_loop import (
-    FSYNC,
     LONG_TURNS,
     SHORT_TURNS,
     Tally,
@@ -51,7 +50,7 @@ from tests.reliability.faultfs import SHORT_THEN_EIO, Call, FaultFS
 from tests.reliability.harness import Violations, World, read_events, visible_tasks
 from tests.runtime.agents import TestAgent as Agent
 from tests.runtime.agents import make_agent
-from tests.runtime.kill_harness import reference_state
+from tests.runtime.kill_harness import FSYNC, reference_states
 from tests.trials import IS_STRESS, trials
 
 CASES_PER_POLICY = trials(30, 1_000)
@@ -80,12 +79,7 @@ class CompoundTally:
 
 @pytest.fixture(scope="module")
 def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    found = {}
-    for policy, extra in FSYNC.items():
-        root = tmp_path_factory.mktemp(f"reference-compound-{policy}")
-        agent = make_agent(root / "agent", TURNS, extra=extra)
-        found[policy] = reference_state(agent, root / "home")
-    return found
+    return reference_states(tmp_path_factory.mktemp("reference-compound"), TURNS)
 
 
 @pytest.fixture

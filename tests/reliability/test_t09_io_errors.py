@@ -39,7 +39,6 @@ from agentrun.store.local import LocalTaskStore
 from agentrun.store.snapshots import list_snapshots, read_snapshot, snapshot_path, write_snapshot
 from agentrun.store.verify import verify_task
 from tests.reliability.fault_loop import (
-    FSYNC,
     LONG_TURNS,
     SHORT_TURNS,
     Tally,
@@ -59,9 +58,11 @@ from tests.reliability.harness import (
 from tests.runtime.agents import TestAgent as Agent
 from tests.runtime.agents import make_agent
 from tests.runtime.kill_harness import (
+    FSYNC,
     check_effects,
     comparable,
     reference_state,
+    reference_states,
     resume_until_done,
 )
 
@@ -82,12 +83,7 @@ STRESS_STEPS = 30
 
 @pytest.fixture(scope="module")
 def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    found = {}
-    for policy, extra in FSYNC.items():
-        root = tmp_path_factory.mktemp(f"reference-short-{policy}")
-        agent = make_agent(root / "agent", SHORT_TURNS, extra=extra)
-        found[policy] = reference_state(agent, root / "home")
-    return found
+    return reference_states(tmp_path_factory.mktemp("reference-short"), SHORT_TURNS)
 
 
 @pytest.fixture
@@ -100,12 +96,7 @@ def agent(fast_root: Path, monkeypatch: pytest.MonkeyPatch) -> Agent:
 @pytest.fixture(scope="module")
 def long_references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The reference states of the 30-step run of the extended tier."""
-    found = {}
-    for policy, extra in FSYNC.items():
-        root = tmp_path_factory.mktemp(f"reference-long-{policy}")
-        agent = make_agent(root / "agent", LONG_TURNS, extra=extra)
-        found[policy] = reference_state(agent, root / "home")
-    return found
+    return reference_states(tmp_path_factory.mktemp("reference-long"), LONG_TURNS)
 
 
 @pytest.mark.parametrize(

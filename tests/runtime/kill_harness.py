@@ -23,7 +23,7 @@ from agentrun.runtime.tasks import create_task
 from agentrun.store.local import LocalTaskStore
 from agentrun.store.verify import verify_task
 from tests.conftest import run_agentrun
-from tests.runtime.agents import TestAgent
+from tests.runtime.agents import TestAgent, make_agent
 
 SIDE_EFFECT_TOOLS = {"charge", "notify"}
 VOLATILE = {"run", "attempts", "crashes", "active_seconds", "updated_at", "created_at"}
@@ -41,6 +41,22 @@ def comparable(state_dict: dict[str, Any]) -> dict[str, Any]:
     data.pop("workspace", None)
     data["agent"].pop("workspace", None)
     return data
+
+
+# The agent-spec lines of each fsync policy the crash tests cover (rule 7).
+FSYNC = {"always": "", "batch": 'fsync = "batch"\n'}
+
+
+def reference_states(
+    root: Path, turns: list[dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``reference_state`` of the agent playing ``turns``, per fsync policy, under ``root``."""
+    return {
+        policy: reference_state(
+            make_agent(root / policy / "agent", turns, extra=extra), root / policy / "home"
+        )
+        for policy, extra in FSYNC.items()
+    }
 
 
 def reference_state(agent: TestAgent, home: Path) -> dict[str, Any]:
