@@ -59,6 +59,21 @@ def encode_value(value: Any) -> bytes:
     return _pack(value)
 
 
+def encode_cache(value: Any) -> bytes:
+    """msgpack bytes of a cache of checked events (a snapshot, a snapshot page), unwalked.
+
+    Everything in a folded state came from events that ``encode_event`` checked when they were
+    written, so walking it again (most of a snapshot's cost) would find nothing; a cache is
+    checked when it is read, against the log (rule 18). Types msgpack cannot pack still raise
+    ``UnencodableValueError``.
+    """
+    try:
+        return _pack(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        _packers.packer = None  # a failed pack may leave data in the packer's buffer
+        raise UnencodableValueError(f"cannot store this cache: {exc}") from None
+
+
 _PLAIN = frozenset({str, bool, bytes, type(None)})
 _CONTAINERS = frozenset({dict, list, tuple})
 # A Packer per thread: ``packb`` builds one (and its 256 KiB buffer) per call, which cost more

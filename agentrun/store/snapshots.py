@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agentrun.core.codec import decode_cache, encode_value
+from agentrun.core.codec import decode_cache, encode_cache
 from agentrun.core.errors import CorruptRecordError
 from agentrun.core.pages import Page, PagedList, PageRef, page_bounds
 from agentrun.core.state import State
@@ -66,7 +66,7 @@ def write_snapshot(ops: FileOps, snap_dir: str, state: State, position: Position
     can keep it and the next snapshot writes only the pages that are new.
     """
     messages = write_pages(ops, snap_dir, state.messages)
-    payload = encode_value(
+    payload = encode_cache(
         {
             "format": SNAPSHOT_FORMAT,
             "task_id": state.task_id,
@@ -93,7 +93,7 @@ def write_pages(ops: FileOps, snap_dir: str, messages: Any) -> PagedList:
         pages, tail, first = [], list(messages), 0
     for start, stop in page_bounds(len(tail)):
         items = tail[start:stop]
-        data = encode_value(items)
+        data = encode_cache(items)
         ref = PageRef(hashlib.sha256(data).hexdigest(), len(items), len(data))
         path = page_path(snap_dir, ref.digest)
         if not _holds(ops, path, data):  # stored once; a damaged copy is replaced
