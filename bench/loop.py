@@ -44,6 +44,7 @@ from agentrun.runtime.spec import SpecOverrides, load_spec
 from agentrun.runtime.tasks import create_task
 from agentrun.store.fileops import FILE_MODE, OsFileOps
 from agentrun.store.local import LocalTaskStore
+from bench.fsync_gap import gap_lines
 
 TARGET_RATIO = 1.3
 TARGET_FSYNCS = {"read": 1, "side_effect": 2}
@@ -643,6 +644,8 @@ def report(argv: list[str] | None = None, *, command: str | None = None) -> list
             "",
             NOTES,
             "",
+            # The floor syncs back to back; the loop computes between syncs (bench/fsync_gap.py).
+            *gap_lines(root, syncs=300 if args.quick else 1000),
         ]
         worst = max(
             statistics.median(s.seconds for s in r.agentrun)

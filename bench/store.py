@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from agentrun.core.events import (
     ToolCompleted,
     ToolIntended,
 )
+from agentrun.store.fileops import OsFileOps
 from agentrun.store.framing import encode_record
 from agentrun.store.local import LocalTaskStore
 
@@ -161,7 +163,8 @@ def append_section(root: Path, n: int, reps: int) -> list[str]:
                 raw_means.append(statistics.mean(lat))
                 raw_all += lat
     s, r = statistics.median(store_means), statistics.median(raw_means)
-    si, ri = interleaved_appends(store, root, events, frames)
+    inter = interleaved_appends(root, events, frames)
+    hot_store, hot_raw = hot_appends(root, events, frames)
     return [
         f"### Append at fsync=always ({n} events × {reps} repetitions, "
         f"{size:.0f} bytes per framed event, dir {root})",
@@ -175,24 +178,63 @@ def append_section(root: Path, n: int, reps: int) -> list[str]:
         "",
         f"Ratio store/raw: **{s / r:.3f}** (target ≤ 1.10); store overhead {s - r:.1f} µs/append.",
         "",
-        f"Interleaved (one store append, one raw append, alternating; medians): store {si:.1f} "
-        f"µs, raw {ri:.1f} µs, ratio **{si / ri:.3f}**.",
+        f"Interleaved (one store append, one raw append, alternating; medians): store "
+        f"{inter.store:.1f} µs, raw {inter.raw:.1f} µs, ratio **{inter.store / inter.raw:.3f}**.",
+        "",
+        "Where the store's extra time goes (medians, µs/append):",
+        "",
+        "| | store | raw |",
+        "|---|---:|---:|",
+        f"| inside fdatasync (interleaved run) | {inter.store_sync:.1f} | {inter.raw_sync:.1f} |",
+        f"| outside it: encode, fence, write (interleaved run) | {inter.store_rest:.1f} | "
+        f"{inter.raw_rest:.1f} |",
+        f"| the same with fsync patched out (hot caches; snapshots and fold amortized) | "
+        f"{hot_store:.1f} | {hot_raw:.1f} |",
+        "",
+        "The code outside fdatasync runs 2-3× slower right after a sleep in fdatasync than in a "
+        "hot loop (caches and branch predictors cold); `bench.fsync_gap` shows what CPU work "
+        "between syncs does to the sync itself.",
         "",
     ]
 
 
-def interleaved_appends(
-    store: LocalTaskStore, root: Path, events: list[Event], frames: list[bytes]
-) -> tuple[float, float]:
-    """Median µs of a store append and of a raw append, alternating one by one in one loop.
+@dataclass(frozen=True)
+class Interleaved:
+    """Medians (µs) of one interleaved run: whole appends, and their fdatasync part."""
+
+    store: float
+    raw: float
+    store_sync: float
+    raw_sync: float
+    store_rest: float
+    raw_rest: float
+
+
+class TimedOps(OsFileOps):
+    """``OsFileOps`` that records how long each fdatasync takes."""
+
+    def __init__(self) -> None:
+        self.sync_us: list[float] = []
+
+    def fdatasync(self, fd: int) -> None:
+        started = time.perf_counter_ns()
+        super().fdatasync(fd)
+        self.sync_us.append((time.perf_counter_ns() - started) / 1000)
+
+
+def interleaved_appends(root: Path, events: list[Event], frames: list[bytes]) -> Interleaved:
+    """One store append, one raw append, alternating one by one in one loop.
 
     The disk's speed drifts over seconds (see docs/performance.md); alternating every append
     gives both loops the same disk.
     """
+    ops = TimedOps()
+    store = LocalTaskStore(root / "home-interleaved", ops=ops)
     new_task(store, "append-interleaved")
     writer = store.open_writer("append-interleaved")
+    ops.sync_us.clear()
     fd = os.open(root / "raw-interleaved.seg", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    ours, raw = [], []
+    ours, raw, raw_sync = [], [], []
     try:
         for event, frame in zip(events, frames, strict=True):
             started = time.perf_counter_ns()
@@ -201,12 +243,59 @@ def interleaved_appends(
             started = time.perf_counter_ns()
             if os.write(fd, frame) != len(frame):
                 raise OSError("short write")
+            written = time.perf_counter_ns()
             os.fdatasync(fd)
-            raw.append((time.perf_counter_ns() - started) / 1000)
+            done = time.perf_counter_ns()
+            raw.append((done - started) / 1000)
+            raw_sync.append((done - written) / 1000)
     finally:
         os.close(fd)
         writer.close(snapshot=False)
-    return statistics.median(ours), statistics.median(raw)
+    store_sync = ops.sync_us[: len(ours)]
+    return Interleaved(
+        store=statistics.median(ours),
+        raw=statistics.median(raw),
+        store_sync=statistics.median(store_sync),
+        raw_sync=statistics.median(raw_sync),
+        store_rest=statistics.median(a - b for a, b in zip(ours, store_sync, strict=True)),
+        raw_rest=statistics.median(a - b for a, b in zip(raw, raw_sync, strict=True)),
+    )
+
+
+class _NoSyncOps(OsFileOps):
+    def fdatasync(self, fd: int) -> None:
+        pass
+
+    def fsync(self, fd: int) -> None:
+        pass
+
+    def fsync_dir(self, path: str) -> None:
+        pass
+
+
+def hot_appends(root: Path, events: list[Event], frames: list[bytes]) -> tuple[float, float]:
+    """µs per store append and per raw write with every fsync a no-op: the CPU cost, hot."""
+    store = LocalTaskStore(root / "home-hot", ops=_NoSyncOps())
+    new_task(store, "append-hot")
+    writer = store.open_writer("append-hot")
+    try:
+        started = time.perf_counter_ns()
+        for event in events:
+            writer.append([event], sync=True)
+        # The fold the appends deferred, as the next reader of the state triggers it.
+        assert writer.state.last_seq == events[-1].seq
+        ours = (time.perf_counter_ns() - started) / 1000 / len(events)
+    finally:
+        writer.close(snapshot=False)
+    fd = os.open(root / "raw-hot.seg", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        started = time.perf_counter_ns()
+        for frame in frames:
+            os.write(fd, frame)
+        raw = (time.perf_counter_ns() - started) / 1000 / len(frames)
+    finally:
+        os.close(fd)
+    return ours, raw
 
 
 def _pct(values: list[float], pct: int) -> float:
