@@ -117,6 +117,10 @@ class ModelUnavailableError(ModelError):
     """Transient failures went on past the retry budget (429, 5xx, resets, timeouts)."""
 
 
+class ModelStoppedError(ModelError):
+    """A stop signal arrived while waiting on the model; the turn was not recorded (design §9)."""
+
+
 class ToolArgumentError(AgentrunError):
     """A model called a tool with arguments that do not match its schema; the model is told."""
 

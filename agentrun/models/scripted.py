@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from agentrun.core.conversation import Message, ModelReply, ModelRequest, ToolCall
 from agentrun.core.errors import ModelError, SpecError
 from agentrun.models.base import TextCallback, reply_usage
-from agentrun.models.options import ModelOptions
+from agentrun.models.options import ModelOptions, wait_between_attempts
 
 _TURN_KEYS = ("content", "tool_calls", "delay_s", "usage")
 _CALL_KEYS = ("name", "arguments")
@@ -88,7 +88,7 @@ class ScriptedModel:
             )
         turn = turns[request.turn]
         if turn.delay_s > 0:
-            self.options.sleep(turn.delay_s)
+            wait_between_attempts(turn.delay_s, self.options, "the scripted model was answering")
         calls = tuple(
             [
                 ToolCall(

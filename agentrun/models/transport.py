@@ -40,7 +40,7 @@ from agentrun.core.errors import (
     ModelUnavailableError,
     SpecError,
 )
-from agentrun.models.options import ModelOptions
+from agentrun.models.options import ModelOptions, wait_between_attempts
 from agentrun.models.sse import SseEvent, SseParser
 
 T = TypeVar("T")
@@ -148,7 +148,8 @@ def post_with_retries(
             except httpx.RequestError as exc:
                 reason, retry_after_s = f"connection failed ({_describe(exc)})", None
             if attempt + 1 < attempts:
-                options.sleep(retry_delay(attempt, retry_after_s, options))
+                delay = retry_delay(attempt, retry_after_s, options)
+                wait_between_attempts(delay, options, f"waiting {delay:.1f} s to retry the model")
     raise ModelUnavailableError(
         endpoint.redact(
             f"the {endpoint.provider} endpoint {endpoint.url} failed {attempts} times in a row "

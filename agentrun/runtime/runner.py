@@ -27,6 +27,7 @@ from agentrun.core.errors import (
     EXIT_OK,
     EXIT_PAUSED,
     AgentrunError,
+    ModelStoppedError,
     StorageError,
     ToolArgumentError,
 )
@@ -51,6 +52,7 @@ from agentrun.core.state import (
     State,
 )
 from agentrun.core.tokens import estimate_tokens, tools_tokens
+from agentrun.models.options import ModelOptions
 from agentrun.runtime.budgets import check_budgets, turn_cost
 from agentrun.runtime.check import run_check
 from agentrun.runtime.reporter import Reporter
@@ -256,21 +258,30 @@ class Runner:
             toolbox = Toolbox([*toolbox.tools(), make_tool(recall)])
         self._tool_specs = toolbox.specs()  # the same every turn of the run
         model = resolve_model(
-            spec.model, base_dir=Path(spec.base_dir), options=self.options.model_options
+            spec.model, base_dir=Path(spec.base_dir), options=self._model_options()
         )
         return toolbox, model
+
+    def _model_options(self) -> ModelOptions:
+        """The run's model options, with waits that end when the run is asked to stop (§9)."""
+        options = self.options.model_options or ModelOptions()
+        sleep = self.stop.sleep if options.sleep is time.sleep else options.sleep  # keep a fake
+        return replace(options, sleep=sleep, stopped=lambda: self.stop.is_set)
 
     # -- a model turn ------------------------------------------------------------------------
 
     def _model_turn(self, spec: AgentSpec, toolbox: Any, model: Any) -> None:
-        self._compact(spec, toolbox, model)
-        state = self.state
-        request = ModelRequest(
-            messages=self._context_cache.build(spec, state),
-            tools=self._tool_specs,
-            turn=state.steps,
-        )
-        reply = model.complete(request, on_text=self.reporter.text)
+        try:
+            self._compact(spec, toolbox, model)
+            state = self.state
+            request = ModelRequest(
+                messages=self._context_cache.build(spec, state),
+                tools=self._tool_specs,
+                turn=state.steps,
+            )
+            reply = model.complete(request, on_text=self.reporter.text)
+        except ModelStoppedError:
+            return  # this turn is not recorded; the loop stops at its next check (design §9)
         message = _unique_call_ids(reply.message.to_dict())
         usage = reply.usage.to_dict()
         responded = ModelResponded(

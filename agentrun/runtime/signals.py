@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 from agentrun.core.errors import EXIT_SIGINT, EXIT_SIGTERM
+
+# How late a stop may be noticed during a wait (a model's backoff, a scripted delay).
+SLEEP_SLICE_S = 0.1
 
 
 class StopFlag:
@@ -37,6 +41,20 @@ class StopFlag:
     def name(self) -> str:
         """The signal's name, for the log."""
         return signal.Signals(self.signum).name if self.signum else "stop"
+
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep`` that returns early once the flag is raised.
+
+        A signal does not cut ``time.sleep`` short (PEP 475 resumes it), so a long wait (a
+        model's ``Retry-After``, a scripted delay) sleeps in slices and looks at the flag
+        between them; the handler itself still only sets the flag (rule 29).
+        """
+        deadline = time.monotonic() + seconds
+        while not self.is_set:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, SLEEP_SLICE_S))
 
     def set(self, signum: int) -> None:
         """Record the first signal and raise the flag."""

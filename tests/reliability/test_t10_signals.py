@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -280,3 +281,58 @@ def test_a_sigint_while_the_process_exits_gives_no_traceback(tmp_path: Path) -> 
     assert LocalTaskStore(home).load(task_id).state.status == "succeeded"
     assert proc.returncode in (0, 130), proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def _streaming_until_started(
+    tmp_path: Path, turns: list[dict[str, Any]], extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[str], Path, Agent]:
+    agent = make_agent(tmp_path / "agent", turns)
+    home = tmp_path / "home"
+    env = {**os.environ, "AGENTRUN_HOME": str(home), **agent.env()}
+    argv = [sys.executable, "-m", "agentrun", "start", "--agent", str(agent.spec), "--json"]
+    proc = subprocess.Popen(
+        [*argv, *extra, "g"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_for_kind(proc, "run_started", 1)
+    return proc, home, agent
+
+
+def _stops_promptly(proc: subprocess.Popen[str], signum: int, home: Path) -> None:
+    time.sleep(0.3)  # inside the wait, not at a step boundary
+    signalled = time.monotonic()
+    proc.send_signal(signum)
+    proc.communicate(timeout=30)
+    assert time.monotonic() - signalled < 3  # the wait was cut short, not sat out
+    assert proc.returncode == EXIT_CODE[signum]
+    events = list(LocalTaskStore(home).events(task_ids(home)[0]))
+    assert isinstance(events[-1], RunStopped) and events[-1].reason == "signal"
+    assert not any(e.kind == "model_responded" for e in events)  # the turn was not recorded
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_model_endpoint_is_retried_stops_at_once(
+    tmp_path: Path, signum: int
+) -> None:
+    # Design §9: waiting to retry a model is a safe point; a backoff of seconds (or a server's
+    # Retry-After of minutes) must not hold a Ctrl-C or a cron SIGTERM.
+    with socket.socket() as probe:  # a port nobody listens on: every attempt is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}/v1"
+    proc, home, _agent = _streaming_until_started(
+        tmp_path, MIXED_TURNS, ("--model", "openai:m", "--base-url", base_url)
+    )
+    _stops_promptly(proc, signum, home)
+
+
+def test_a_signal_during_a_long_scripted_delay_stops_at_once_and_resume_completes(
+    tmp_path: Path,
+) -> None:
+    turns = [{**MIXED_TURNS[0], "delay_s": 60}, *MIXED_TURNS[1:]]
+    proc, home, agent = _streaming_until_started(tmp_path, turns)
+    _stops_promptly(proc, signal.SIGINT, home)
+    task_id = task_ids(home)[0]
+    script = Path(agent.spec).parent / "script.json"
+    script.write_text(json.dumps({"turns": MIXED_TURNS}))  # the same turns, without the delay
+    assert resume_until_done(home, agent, task_id) == [0]
+    check_effects(home, agent, task_id)
