@@ -36,3 +36,37 @@ def test_resume_all_finishes_every_interrupted_task_and_skips_a_claimed_one(
     statuses = {t["task_id"]: t["status"] for t in json.loads(run_agentrun("ls", "--json").stdout)}
     assert statuses[ids[0]] == "interrupted"
     assert [statuses[i] for i in ids[1:]] == ["succeeded", "succeeded"]
+
+
+def test_resume_all_reports_a_task_that_cannot_run_and_still_finishes_the_others(
+    tmp_path: Path, agentrun_home: Path
+) -> None:
+    good, broken = make_agent(tmp_path / "good"), make_agent(tmp_path / "broken")
+    ids = []
+    for agent in (broken, good):
+        killed = run_agentrun(
+            "start",
+            "--agent",
+            str(agent.spec),
+            "-q",
+            "g",
+            env={**agent.env(), "AGENTRUN_CRASH_AT": "after_sync:4"},
+        )
+        assert killed.returncode == -signal.SIGKILL
+        ids.append(killed.stdout.split()[0])
+    (broken.spec.parent / "script.json").unlink()  # this task can no longer load its model
+    queued = run_agentrun("submit", "--agent", str(good.spec), "later", env=good.env())
+    assert queued.returncode == 0, queued.stderr
+    resumed = run_agentrun("resume", "--all", "-q", "--retry-unknown", env=good.env())
+    assert resumed.returncode == 2, resumed.stderr  # the worst: an input error in one task
+    errors = [line for line in resumed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and ids[0] in errors[0] and "script" in errors[0]
+    statuses = {t["task_id"]: t["status"] for t in json.loads(run_agentrun("ls", "--json").stdout)}
+    assert statuses[ids[1]] == "succeeded"
+    assert statuses[queued.stdout.split()[0]] == "queued"  # batch's to run, not resume --all's
+    assert run_agentrun("verify", "--all").returncode == 0
+
+
+def test_resume_with_a_task_and_all_is_a_usage_error(agentrun_home: Path) -> None:
+    both = run_agentrun("resume", "some-task", "--all")
+    assert both.returncode == 2 and "not both" in both.stderr

@@ -177,7 +177,10 @@ def submit_many(
 def resume(
     ctx: typer.Context,
     task: Annotated[str | None, typer.Argument(help="Task id or prefix.")] = None,
-    all_tasks: Annotated[bool, typer.Option("--all", help="Every interrupted task.")] = False,
+    all_tasks: Annotated[
+        bool,
+        typer.Option("--all", help="Every interrupted task: crashed, or paused (not queued)."),
+    ] = False,
     retry_unknown: Annotated[
         bool, typer.Option("--retry-unknown", help="Run in-doubt calls again.")
     ] = False,
@@ -204,13 +207,15 @@ def resume(
         "the command line",
     )
     store = settings(ctx).store()
+    if all_tasks and task:
+        raise UsageError("name a task or pass --all, not both")
     if all_tasks:
         ids = [i for i in store.task_ids() if _resumable(store.summary(i)["status"])]
     elif task:
         ids = [store.resolve(task)]
     else:
         raise UsageError("name a task to resume, or pass --all")
-    from agentrun.core.errors import ClaimedError
+    from agentrun.core.errors import AgentrunError, ClaimedError, StorageError
 
     codes = []
     for task_id in ids:
@@ -231,10 +236,19 @@ def resume(
                 raise
             print(f"skipped: {exc}", file=sys.stderr)  # --all leaves running tasks alone
             continue
+        except StorageError:
+            raise  # the disk, not the task: the next task would fail the same way
+        except AgentrunError as exc:
+            if not all_tasks:
+                raise
+            # One broken task (a missing script, a corrupt log) must not strand the others.
+            print(f"error: task {task_id}: {exc}", file=sys.stderr)
+            codes.append(exc.exit_code)
+            continue
         if codes[-1] in (130, 143):
             break  # a signal stops the whole resume, not just the current task
-    # Worst first, as for batch: failed, needs attention, paused, then success.
-    for worst in (1, 3, 4, 130, 143):
+    # Worst first, as for batch: failed, an error, needs attention, paused, then success.
+    for worst in (1, 2, 3, 4, 130, 143):
         if worst in codes:
             return worst
     return EXIT_OK
@@ -275,7 +289,9 @@ def resolve(
 
 
 def _resumable(status: str) -> bool:
-    return status in ("running", "paused", "queued")
+    # Interrupted: a crashed run (still "running" in its log) or a paused one. Queued tasks
+    # never started; they are `batch`'s to claim (docs/cron.md).
+    return status in ("running", "paused")
 
 
 def run_in_foreground(
