@@ -6,6 +6,7 @@ and httpx is needed only for the network providers (the ``agentrun[net]`` extra)
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from agentrun.core.errors import SpecError
@@ -23,16 +24,7 @@ def resolve_model(spec: str, *, base_dir: Path, options: ModelOptions | None = N
     bad script fails before any task starts. Raises ``SpecError`` for a malformed spec, an
     unknown provider, a bad script or base URL, or a network provider without httpx.
     """
-    provider, sep, name = spec.strip().partition(":")
-    provider, name = provider.strip().lower(), name.strip()
-    if not sep or not provider:
-        raise SpecError(f"model {spec!r} is not of the form provider:model, e.g. {_EXAMPLES}")
-    if provider not in PROVIDERS:
-        raise SpecError(
-            f"unknown model provider {provider!r} in {spec!r}; use one of {', '.join(PROVIDERS)}"
-        )
-    if not name:
-        raise SpecError(f"model {spec!r} names no model after '{provider}:', e.g. {_EXAMPLES}")
+    provider, name = _parse(spec)
     options = options or ModelOptions()
     if provider == "scripted":
         from agentrun.models.scripted import ScriptedModel
@@ -54,3 +46,33 @@ def resolve_model(spec: str, *, base_dir: Path, options: ModelOptions | None = N
         raise SpecError(
             f"the {provider} provider needs httpx; install it with: pip install 'agentrun[net]'"
         ) from None
+
+
+def check_model(spec: str, *, base_dir: Path) -> None:
+    """Refuse now what ``resolve_model`` would refuse when the task runs, without a network call.
+
+    The spec's form, its provider, a scripted model's script, httpx for a network provider.
+    Keys and endpoints are not checked: a task may be submitted where they are not set and run
+    by ``batch`` where they are. Raises ``SpecError``.
+    """
+    provider, _name = _parse(spec)
+    if provider == "scripted":
+        resolve_model(spec, base_dir=base_dir)
+    elif importlib.util.find_spec("httpx") is None:
+        raise SpecError(
+            f"the {provider} provider needs httpx; install it with: pip install 'agentrun[net]'"
+        )
+
+
+def _parse(spec: str) -> tuple[str, str]:
+    provider, sep, name = spec.strip().partition(":")
+    provider, name = provider.strip().lower(), name.strip()
+    if not sep or not provider:
+        raise SpecError(f"model {spec!r} is not of the form provider:model, e.g. {_EXAMPLES}")
+    if provider not in PROVIDERS:
+        raise SpecError(
+            f"unknown model provider {provider!r} in {spec!r}; use one of {', '.join(PROVIDERS)}"
+        )
+    if not name:
+        raise SpecError(f"model {spec!r} names no model after '{provider}:', e.g. {_EXAMPLES}")
+    return provider, name

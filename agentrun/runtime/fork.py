@@ -171,9 +171,11 @@ def _changed_spec(
 def _agent(state: State, spec: AgentSpec | None) -> tuple[dict[str, Any], str]:
     if spec is None:
         return state.agent, state.workspace or state.agent.get("workspace", ".")
+    from agentrun.models.registry import check_model
     from agentrun.tools.loader import load_toolbox
 
     toolbox = load_toolbox(spec.tools, base_dir=Path(spec.base_dir))
+    check_model(spec.model, base_dir=Path(spec.base_dir))
     return {**spec.to_dict(), "manifest": toolbox.manifest()}, spec.workspace
 
 

@@ -22,9 +22,11 @@ def create_task(
 ) -> str:
     """Create a queued task for ``goal``; durable before the id is returned (rule 3).
 
-    The tools are loaded once here so a broken tools file fails now, not at 3 a.m. in cron;
-    their manifest (names, schemas, effects) is recorded with the agent.
+    The tools are loaded and the model spec checked once here, so a broken tools file or model
+    script fails now, not at 3 a.m. in cron; the tools' manifest (names, schemas, effects) is
+    recorded with the agent.
     """
+    from agentrun.models.registry import check_model
     from agentrun.tools.loader import load_toolbox
 
     if not goal.strip():
@@ -33,6 +35,7 @@ def create_task(
     if not workspace.is_dir():
         raise UsageError(f"workspace {workspace} is not a directory; create it or fix `workspace`")
     toolbox = load_toolbox(spec.tools, base_dir=Path(spec.base_dir))
+    check_model(spec.model, base_dir=Path(spec.base_dir))
     agent: dict[str, Any] = {**spec.to_dict(), "manifest": toolbox.manifest()}
 
     def created(new_id: str) -> TaskCreated:

@@ -14,6 +14,7 @@ import pytest
 
 from agentrun.store.local import LocalTaskStore
 from tests.conftest import CliResult, run_agentrun
+from tests.runtime.agents import make_agent
 from tests.store.builders import build_task
 
 Cli = Callable[..., CliResult]
@@ -91,3 +92,32 @@ def test_showing_a_corrupt_task_is_one_error_line_and_exit_1(cli: Cli, agentrun_
     proc = run_agentrun("show", "job-corrupt")
     assert proc.returncode == 1
     assert_one_error_line(proc.stderr, "corrupt log", segment.name)
+
+
+MODEL_CASES = [
+    ("unknown provider", "nosuch:foo", "unknown model provider"),
+    ("missing script", "scripted:missing.toml", "missing.toml"),
+    ("no model name", "openai:", "names no model"),
+]
+
+
+@pytest.mark.parametrize(("case", "model", "says"), MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
+def test_a_bad_model_is_refused_before_any_task_exists(
+    cli: Cli, agentrun_home: Path, tmp_path: Path, case: str, model: str, says: str
+) -> None:
+    # models.md: a broken script fails with exit 2 before a task starts (and start prints no id).
+    agent = make_agent(tmp_path / "agent")
+    submitted = cli("submit", "--agent", str(agent.spec), "parent")
+    assert submitted.code == 0, submitted
+    parent = submitted.out.split()[0]
+    workspace = str(agent.workspace)
+    for command in (
+        ("start", "-m", model, "-t", "files", "-w", workspace, "goal"),
+        ("submit", "-m", model, "-t", "files", "-w", workspace, "goal"),
+        ("fork", parent, "--at", "1", "--model", model),
+    ):
+        result = cli(*command)
+        assert result.code == 2, (command, result)
+        assert result.out == ""  # no task id was printed
+        assert_one_error_line(result.err, says)
+    assert LocalTaskStore(agentrun_home).task_ids() == [parent]
