@@ -6,6 +6,9 @@ created with the task and never deleted while the task exists.
 
 from __future__ import annotations
 
+import fcntl
+import os
+
 from filelock import FileLock, Timeout
 
 from agentrun.core.errors import StorageError
@@ -49,10 +52,24 @@ class Claim:
 def is_claimed(lock_path: str) -> bool:
     """Probe whether some process holds the claim, releasing at once (rule 24).
 
-    For that brief moment the probe holds the claim itself, so a racing ``resume`` may get exit 5.
+    The probe takes the same non-blocking flock a ``Claim`` holds, on its own descriptor, but
+    opened read-only and without ``O_CREAT``: ``FileLock`` opens ``O_RDWR | O_CREAT``, so a
+    reader would create a missing lock file and fail on a read-only home (rule 17). No lock
+    file means no holder. For the brief moment of the probe it holds the claim itself, so a
+    racing ``resume`` may get exit 5.
     """
-    probe = Claim(lock_path)
-    if probe.try_acquire():
-        probe.release()
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
         return False
-    return True
+    except OSError as exc:
+        raise StorageError(f"cannot look at the claim {lock_path}: {exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError as exc:
+        raise StorageError(f"cannot look at the claim {lock_path}: {exc}") from None
+    finally:
+        os.close(fd)  # closing the descriptor releases a flock taken through it
+    return False
