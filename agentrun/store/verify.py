@@ -1,7 +1,8 @@
 """``verify``: check every segment, record and snapshot of a task without changing anything.
 
 Framing, CRCs and seq continuity across all segments (sealed ones included, unlike opening for
-writing), then every snapshot against the fold of the log up to its seq (rule 18). Reports the
+writing), every blob the log names, then every snapshot against the fold of the log up to its
+seq (rule 18). Reports the
 segment, byte offset and reason of the first bad record, and the next valid record after it
 (rule 16). A damaged snapshot is reported too: it is ignored, so no answer changes, but it is
 damage on disk a person should know about.
@@ -10,10 +11,12 @@ damage on disk a person should know about.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from dataclasses import dataclass, field
 
 from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
+from agentrun.core.events import Event, TaskSquashed, ToolCompleted
 from agentrun.core.state import State, apply
 from agentrun.store.fileops import FileOps
 from agentrun.store.framing import decode_header, scan_segment
@@ -52,8 +55,15 @@ class VerifyReport:
 def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
     """Verify one task directory read-only (rule 17)."""
     report = VerifyReport(task_id)
+    if not os.path.isdir(task_dir):
+        note = "not a task: a file among the task directories; move it out of tasks/"
+        report.problems.append(Problem(task_id, None, note, is_corruption=False))
+        return report
     log_dir = os.path.join(task_dir, "log")
-    segments = list_segments(ops, log_dir)
+    try:
+        segments = list_segments(ops, log_dir)
+    except FileNotFoundError:
+        segments = []
     report.segments = len(segments)
     if not segments:
         report.problems.append(Problem("log", None, "no log segment"))
@@ -61,6 +71,8 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
     state = State()
     states_at: dict[int, dict] = {}
     snapshot_seqs = _snapshot_seqs(ops, task_dir)
+    report.snapshots = len(snapshot_seqs)  # counted even when damage in the log stops the check
+    blobs: set[str] = set()
     expected = 1
     squashed = False
     for index, (first_seq, path) in enumerate(segments):
@@ -73,11 +85,13 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
             report.problems.append(Problem(name, 0, f"header: {exc}"))
             return report
         if header is None:
-            if not is_last:
+            if not (is_last and index > 0):
+                # Segments get their header before their name (creation and roll write a temp
+                # file first), so only a roll cut short can leave one without: as open does.
                 report.problems.append(Problem(name, 0, "header: incomplete header"))
-            else:
-                report.torn_tail_bytes += len(data)
-            return report
+                return report
+            report.torn_tail_bytes += len(data)  # the writer drops this segment (rule 12)
+            break
         if index == 0:
             expected = header.first_seq  # a squashed log starts later; checked below
         if header.first_seq != expected or first_seq != expected:
@@ -90,6 +104,7 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
         scan = scan_segment(data, header.size, header.first_seq)
         for record in scan.records:
             squashed = squashed or record.event.kind == "task_squashed"
+            blobs.update(_blob_digests(record.event))
             apply(state, record.event)
             if record.event.seq in snapshot_seqs:
                 states_at[record.event.seq] = copy.deepcopy(state.to_dict())
@@ -107,8 +122,35 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
         report.problems.append(
             Problem(os.path.basename(segments[0][1]), 0, "seq: earlier segments are missing")
         )
+    _verify_blobs(ops, task_dir, blobs, report)
     _verify_snapshots(ops, task_dir, task_id, states_at, report)
     return report
+
+
+def _blob_digests(event: Event) -> list[str]:
+    """The blobs an event names: a large tool output, file contents, a squashed state's files."""
+    if isinstance(event, ToolCompleted):
+        found = [change.get("blob") for change in event.files]
+        found.append((event.output_blob or {}).get("sha256"))
+    elif isinstance(event, TaskSquashed):
+        files = event.state.get("files") or {}
+        found = [info.get("blob") for info in files.values() if isinstance(info, dict)]
+    else:
+        return []
+    return [digest for digest in found if isinstance(digest, str)]
+
+
+def _verify_blobs(ops: FileOps, task_dir: str, digests: set[str], report: VerifyReport) -> None:
+    """Every blob the log names exists and hashes to its name (``log --full``, ``export``)."""
+    for digest in sorted(digests):
+        name = f"blobs/{digest}"
+        try:
+            data = ops.read_file(os.path.join(task_dir, "blobs", digest))
+        except FileNotFoundError:
+            report.problems.append(Problem(name, None, "blob named by the log is missing"))
+            continue
+        if hashlib.sha256(data).hexdigest() != digest:
+            report.problems.append(Problem(name, None, "blob does not match its sha256"))
 
 
 def _snapshot_seqs(ops: FileOps, task_dir: str) -> set[int]:
@@ -122,7 +164,6 @@ def _verify_snapshots(
     log_dir = os.path.join(task_dir, "log")
     for path in list_snapshots(ops, os.path.join(task_dir, "snapshots")):
         name = f"snapshots/{os.path.basename(path)}"
-        report.snapshots += 1
         try:
             snap = read_snapshot(ops, path, log_dir, task_id)
             actual = snap.state.to_plain_dict()  # reads every conversation page, strictly
