@@ -315,7 +315,7 @@ def _turn_from_message(
 def _shape_error(endpoint: Endpoint, exc: Exception) -> ModelResponseError:
     return ModelResponseError(
         endpoint.redact(
-            f"the anthropic endpoint {endpoint.url} sent a message of an unexpected shape "
+            f"the anthropic endpoint {endpoint.shown_url} sent a message of an unexpected shape "
             f"({type(exc).__name__}: {exc}); check {endpoint.base_env}"
         )
     )

@@ -301,8 +301,8 @@ def _usage(data: dict[str, Any]) -> Usage:
 def _shape_error(endpoint: Endpoint, exc: Exception) -> ModelResponseError:
     return ModelResponseError(
         endpoint.redact(
-            f"the openai endpoint {endpoint.url} sent a chat completion of an unexpected shape "
-            f"({exc}); check that it is OpenAI-compatible"
+            f"the openai endpoint {endpoint.shown_url} sent a chat completion of an unexpected "
+            f"shape ({exc}); check that it is OpenAI-compatible"
         )
     )
 

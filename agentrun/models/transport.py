@@ -48,9 +48,14 @@ T = TypeVar("T")
 USER_AGENT = "agentrun"
 _EXCERPT_CHARS = 300
 _REDACTED = "[redacted]"
-# Things that look like keys (OpenAI and Anthropic keys start with "sk-"; bearer tokens), in
-# case a server echoes a key, or a partly masked one, back in an error.
-_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{8,}|\b(?<=Bearer )\S+", re.IGNORECASE)
+# Things that look like keys (OpenAI and Anthropic keys start with "sk-"; bearer tokens and
+# basic credentials), in case a server echoes a key, or a partly masked one, back in an error.
+_KEY_PATTERN = re.compile(
+    r"\bsk-[A-Za-z0-9_\-*.]{8,}|\b(?<=Bearer )\S+|\b(?<=Basic )\S+", re.IGNORECASE
+)
+# The user and password of a URL (``http://user:password@host``): httpx sends them as basic
+# credentials, and a URL is quoted in error messages, which reach the log (run_stopped).
+_URL_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,11 @@ class Endpoint:
     def redact(self, text: str) -> str:
         """``text`` with this endpoint's key, and anything shaped like a key, blanked out."""
         return redact(text, self.api_key)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL for messages: without a user and password it may carry."""
+        return redact(self.url)
 
 
 class SecretHeaders(dict[str, str]):
@@ -98,6 +108,7 @@ def redact(text: str, *secrets: str | None) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, _REDACTED)
+    text = _URL_USERINFO.sub(f"{_REDACTED}@", text)
     return _KEY_PATTERN.sub(_REDACTED, text)
 
 
@@ -152,8 +163,8 @@ def post_with_retries(
                 wait_between_attempts(delay, options, f"waiting {delay:.1f} s to retry the model")
     raise ModelUnavailableError(
         endpoint.redact(
-            f"the {endpoint.provider} endpoint {endpoint.url} failed {attempts} times in a row "
-            f"(last: {reason}); check that it is up and reachable, then try again"
+            f"the {endpoint.provider} endpoint {endpoint.shown_url} failed {attempts} times in a "
+            f"row (last: {reason}); check that it is up and reachable, then try again"
         )
     )
 
@@ -222,8 +233,8 @@ def iter_sse(response: httpx.Response, endpoint: Endpoint) -> Iterator[SseEvent]
         raise TransientError("the response ended before any data arrived")
     if seen_events == 0:
         raise ModelResponseError(
-            f"the {endpoint.provider} endpoint {endpoint.url} answered with something that is "
-            f"not an event stream; check {endpoint.base_env}"
+            f"the {endpoint.provider} endpoint {endpoint.shown_url} answered with something that "
+            f"is not an event stream; check {endpoint.base_env}"
         )
 
 
@@ -242,7 +253,7 @@ def parse_json_object(text: str, endpoint: Endpoint) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ModelResponseError(
             endpoint.redact(
-                f"the {endpoint.provider} endpoint {endpoint.url} sent a malformed response "
+                f"the {endpoint.provider} endpoint {endpoint.shown_url} sent a malformed response "
                 f"({_excerpt(text) or 'empty'}); check {endpoint.base_env}"
             )
         )
@@ -258,8 +269,8 @@ def check_not_html(response: httpx.Response, endpoint: Endpoint) -> None:
     """``ModelResponseError`` if the endpoint answered with a web page (a wrong base URL)."""
     if "text/html" in response.headers.get("content-type", "").lower():
         raise ModelResponseError(
-            f"the {endpoint.provider} endpoint {endpoint.url} answered with a web page, not an "
-            f"API response; check {endpoint.base_env}"
+            f"the {endpoint.provider} endpoint {endpoint.shown_url} answered with a web page, not "
+            f"an API response; check {endpoint.base_env}"
         )
 
 
@@ -287,13 +298,13 @@ def _status_error(response: httpx.Response, endpoint: Endpoint) -> Exception:
         )
     if status == 404:
         return ModelNotFoundError(
-            f"the {endpoint.provider} endpoint {endpoint.url} does not know model "
+            f"the {endpoint.provider} endpoint {endpoint.shown_url} does not know model "
             f"{endpoint.model!r} ({said}); check the model name and {endpoint.base_env}"
         )
     if status < 400:
         location = endpoint.redact(response.headers.get("location", "elsewhere"))
         return ModelError(
-            f"the {endpoint.provider} endpoint {endpoint.url} redirects to {location} "
+            f"the {endpoint.provider} endpoint {endpoint.shown_url} redirects to {location} "
             f"(HTTP {status}); set {endpoint.base_env} to the final URL"
         )
     return ModelError(

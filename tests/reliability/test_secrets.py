@@ -15,6 +15,7 @@ tested in ``tests/tools/test_workspace.py``, ``tests/tools/test_files.py`` and
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -71,8 +72,11 @@ class Endpoint:
                         },
                     )
                 data = json.dumps(body).encode()
+                content_type = "application/json"
+                if endpoint.mode == "html":  # a wrong base URL: some web page answers
+                    data, content_type = f"<html>{credential}</html>".encode(), "text/html"
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -175,3 +179,41 @@ def test_no_secret_reaches_the_home_export_or_an_error(
         texts[" ".join(command[:1])] = shown.stdout + shown.stderr
     assert not leaks(secret_env, texts), leaks(secret_env, texts)
     assert len(texts) > 6  # segments, snapshot, summary, lock … were all searched
+
+
+@pytest.mark.parametrize("mode", ["reject", "html"])
+def test_a_password_in_the_base_url_reaches_no_file_and_no_message(
+    mode: str, tmp_path: Path, secret_env: dict[str, str]
+) -> None:
+    # httpx sends a URL's user and password as basic credentials; errors quote the URL.
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    home = Path(secret_env["AGENTRUN_HOME"])
+    password = f"pw-{secrets.token_hex(12)}"
+    basic = base64.b64encode(f"bob:{password}".encode()).decode()
+    with Endpoint(mode) as endpoint:
+        base = endpoint.url.replace("http://", f"http://bob:{password}@") + "/v1"
+        started = agentrun(
+            "--debug",
+            "start",
+            "--model",
+            "openai:m",
+            "--base-url",
+            base,
+            "-q",
+            "hi",
+            env=secret_env,
+            cwd=workspace,
+        )
+    assert any(basic in c for c in endpoint.seen_credentials), "the password was never sent"
+    assert started.returncode == 1, started.stderr
+    if mode == "html":  # this message quotes the URL
+        assert "http://[redacted]@127.0.0.1" in started.stderr, started.stderr
+    texts: dict[str, str | bytes] = {"stdout": started.stdout, "stderr": started.stderr}
+    texts.update(home_files(home))
+    (task_id,) = visible_tasks(home)
+    shown = agentrun("export", task_id, env=secret_env, cwd=workspace)
+    texts["export"] = shown.stdout + shown.stderr
+    for where, text in texts.items():
+        data = text.encode() if isinstance(text, str) else text
+        assert password.encode() not in data and basic.encode() not in data, where
