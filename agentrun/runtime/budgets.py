@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentrun.core.durations import format_duration
+from agentrun.core.errors import SpecError
 from agentrun.core.state import State
 
 
@@ -62,3 +63,16 @@ def turn_cost(usage: dict[str, Any], budget: dict[str, Any]) -> float | None:
         usage.get("input_tokens", 0) * prices.get("input_per_mtok", 0.0)
         + usage.get("output_tokens", 0) * prices.get("output_per_mtok", 0.0)
     ) / 1_000_000
+
+
+def check_cost_cap(budget: dict[str, Any], where: str) -> None:
+    """Refuse ``max_cost_usd`` without ``[budget.prices]``: the cap could never be reached.
+
+    A turn's cost is computed from the prices (design §7); without them every turn costs
+    nothing, and a user would believe in a spending limit that does not exist.
+    """
+    if "max_cost_usd" in budget and not budget.get("prices"):
+        raise SpecError(
+            f"{where}: max_cost_usd needs the model's prices to count cost; add [budget.prices] "
+            "with input_per_mtok and output_per_mtok (US dollars per million tokens)"
+        )

@@ -13,6 +13,7 @@ from typing import Any
 
 from agentrun.core.durations import parse_duration
 from agentrun.core.errors import SpecError, UsageError
+from agentrun.runtime.budgets import check_cost_cap
 
 BUDGET_KEYS = {
     "max_steps": int,
@@ -190,6 +191,7 @@ def _apply(spec: AgentSpec, o: SpecOverrides, cwd: Path) -> AgentSpec:
         raise SpecError(f"model {spec.model!r} must be provider:name, e.g. scripted:script.toml")
     if not spec.name:
         spec = replace(spec, name=Path(spec.workspace).name or "agent")
+    check_cost_cap(spec.budget, "the agent's budget")
     return spec
 
 

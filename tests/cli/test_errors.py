@@ -121,3 +121,24 @@ def test_a_bad_model_is_refused_before_any_task_exists(
         assert result.out == ""  # no task id was printed
         assert_one_error_line(result.err, says)
     assert LocalTaskStore(agentrun_home).task_ids() == [parent]
+
+
+def test_a_cost_cap_without_prices_is_refused_before_any_task_exists(
+    cli: Cli, agentrun_home: Path, tmp_path: Path
+) -> None:
+    # Design §7: cost is counted from [budget.prices]; without them the cap could never bite.
+    agent = make_agent(tmp_path / "agent")
+    refused = cli("start", "--agent", str(agent.spec), "--max-cost-usd", "0.5", "goal")
+    assert refused.code == 2 and refused.out == ""
+    assert_one_error_line(refused.err, "max_cost_usd needs", "[budget.prices]")
+    assert LocalTaskStore(agentrun_home).task_ids() == []
+    submitted = cli("submit", "--agent", str(agent.spec), "goal")
+    task_id = submitted.out.split()[0]
+    raised = cli("resume", task_id, "--max-cost-usd", "0.5")
+    assert raised.code == 2
+    assert_one_error_line(raised.err, f"task {task_id}", "max_cost_usd needs")
+    assert [e.kind for e in LocalTaskStore(agentrun_home).events(task_id)] == ["task_created"]
+    prices = "\n[budget]\nmax_cost_usd = 0.5\n[budget.prices]\ninput_per_mtok = 1.0\n"
+    agent.spec.write_text(agent.spec.read_text() + prices)
+    with_prices = cli("submit", "--agent", str(agent.spec), "goal")
+    assert with_prices.code == 0, with_prices.err

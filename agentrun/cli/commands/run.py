@@ -215,6 +215,12 @@ def resume(
         ids = [store.resolve(task)]
     else:
         raise UsageError("name a task to resume, or pass --all")
+    if "max_cost_usd" in budget and "prices" not in budget:
+        from agentrun.runtime.budgets import check_cost_cap
+
+        for task_id in ids:  # the prices may come from the task's own agent file
+            agent_budget = store.load(task_id).state.agent.get("budget") or {}
+            check_cost_cap({**agent_budget, **budget}, f"task {task_id}")
     from agentrun.core.errors import AgentrunError, ClaimedError, StorageError
 
     codes = []
