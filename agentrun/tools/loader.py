@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from agentrun.core.errors import ToolLoadError
+from agentrun.tools.decorator import meta_of
 from agentrun.tools.finish import FINISH
 from agentrun.tools.registry import Tool, Toolbox, make_tool
 
@@ -147,19 +148,22 @@ def module_functions(module: ModuleType) -> list[Callable[..., Any]]:
     """The functions a module offers as tools, in definition order.
 
     With ``__all__``: the functions it names. Without: top-level functions defined in the module
-    (not imported) whose names do not start with ``_``.
+    (not imported) whose names do not start with ``_`` and that are not another tool's
+    ``reconcile`` (a check of the world, not something the model should call).
     """
     exported = getattr(module, "__all__", None)
     if exported is not None:
         candidates = [getattr(module, name, None) for name in exported]
     else:
-        candidates = [
+        defined = [
             value
             for name, value in vars(module).items()
             if not name.startswith("_")
             and inspect.isfunction(value)
             and value.__module__ == module.__name__
         ]
+        reconciles = {meta_of(fn).reconcile for fn in defined} - {None}
+        candidates = [fn for fn in defined if fn not in reconciles]
     functions: list[Callable[..., Any]] = []
     for fn in candidates:
         if inspect.isfunction(fn) and fn.__name__ != "<lambda>" and fn not in functions:

@@ -273,3 +273,28 @@ def test_bad_decorator_use_in_a_file_is_a_load_error(tmp_path: Path) -> None:
         match=r"t\.py:3: @tool on 'f': effect must be",
     ):
         load_toolbox(["t.py"], base_dir=tmp_path)
+
+
+def test_a_reconcile_function_is_not_offered_to_the_model_as_a_tool(tmp_path: Path) -> None:
+    write(
+        tmp_path / "agent" / "tools.py",
+        '''from agentrun import ToolContext, tool
+
+
+def already_sent(ctx: ToolContext) -> str | None:
+    return None
+
+
+@tool(effect="side_effect", reconcile=already_sent)
+def send(text: str) -> str:
+    """Send a message.
+
+    Args:
+        text: What to send.
+    """
+    return "sent"
+''',
+    )
+    box = load_toolbox(["./tools.py"], base_dir=tmp_path / "agent")
+    assert box.names() == ("send", "finish")
+    assert box["send"].reconcile is not None
