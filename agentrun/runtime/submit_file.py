@@ -13,7 +13,7 @@ from typing import Any
 
 from agentrun.core.errors import AgentrunError, UsageError
 from agentrun.core.ids import validate_task_id
-from agentrun.runtime.spec import AgentSpec, SpecOverrides, load_spec
+from agentrun.runtime.spec import AgentSpec, SpecOverrides, load_spec, parse_budget
 
 BUDGET_FIELDS = ("max_steps", "max_tokens", "max_cost_usd", "max_time", "max_attempts")
 TEXT_FIELDS = ("model", "system", "workspace", "on_unknown", "check", "fsync")
@@ -110,5 +110,6 @@ def _merge(overrides: SpecOverrides, data: dict[str, Any]) -> SpecOverrides:
             changes[key] = tuple(data[key])
     budget = {k: data[k] for k in BUDGET_FIELDS if k in data}
     if budget:
+        parse_budget(budget, "this line")  # so an error names the line, not the command line
         changes["budget"] = {**overrides.budget, **budget}
     return replace(overrides, **changes)

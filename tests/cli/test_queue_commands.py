@@ -198,3 +198,12 @@ def test_a_prune_killed_midway_leaves_every_task_whole_or_gone(
     assert run_agentrun(*args).returncode == 0  # the next prune finishes the job
     leftovers = [p.name for p in (agentrun_home / "tasks").iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_a_bad_budget_on_a_submit_line_is_blamed_on_that_line(cli, agent, tmp_path: Path) -> None:
+    goals = tmp_path / "goals.jsonl"
+    goals.write_text('{"goal": "ok"}\n{"goal": "bad", "max_steps": -1}\n')
+    refused = cli("submit", "--agent", agent.spec, "--from", goals)
+    assert refused.code == 2
+    assert "line 2" in refused.err and "this line: [budget] max_steps" in refused.err
+    assert "command line" not in refused.err
