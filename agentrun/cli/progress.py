@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -18,10 +19,24 @@ from agentrun.core.events import Event, ModelResponded, ToolCompleted, ToolInten
 
 
 class CliReporter:
-    """Renders a run's progress for a person or a program."""
+    """Renders a run's progress for a person or a program.
 
-    def __init__(self, *, as_json: bool, quiet: bool, interactive: bool) -> None:
+    If the output goes away (the reader of a pipe exits, a stream was closed), nothing more is
+    written and ``on_output_closed`` is called once: the run then stops at its next safe point
+    with ``run_stopped``, instead of dying mid-step on the write error (docs/decisions.md).
+    """
+
+    def __init__(
+        self,
+        *,
+        as_json: bool,
+        quiet: bool,
+        interactive: bool,
+        on_output_closed: Callable[[], None] | None = None,
+    ) -> None:
         self.as_json, self.quiet, self.interactive = as_json, quiet, interactive
+        self.output_closed = False
+        self._on_output_closed = on_output_closed
         self.console = Console(stderr=True, highlight=False)
         self.started = time.monotonic()
         self.steps = 0
@@ -40,8 +55,7 @@ class CliReporter:
 
     def event(self, event: Event) -> None:
         if self.as_json:
-            sys.stdout.write(json.dumps(to_record(event), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            self._write("stdout", json.dumps(to_record(event), ensure_ascii=False) + "\n")
             return
         if isinstance(event, ModelResponded):
             self.steps += 1
@@ -59,7 +73,7 @@ class CliReporter:
                 f"{time.monotonic() - self.started:.1f}s"
             )
         elif action:
-            print(f"[{event.seq}] {action}", file=sys.stderr)
+            self._write("stderr", f"[{event.seq}] {action}\n")
 
     def text(self, delta: str) -> None:
         pass
@@ -68,7 +82,21 @@ class CliReporter:
         if self._status is not None:
             self.console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
         else:
-            print(f"warning: {message}", file=sys.stderr)
+            self._write("stderr", f"warning: {message}\n")
+
+    def _write(self, name: str, text: str) -> None:
+        if self.output_closed:
+            return
+        stream = getattr(sys, name)
+        try:
+            if stream is None:  # started with the descriptor closed (`2>&-`)
+                raise BrokenPipeError(f"{name} is closed")
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):  # a broken pipe; ValueError: a closed file object
+            self.output_closed = True
+            if self._on_output_closed is not None:
+                self._on_output_closed()
 
     def ask_approval(self, call: dict[str, Any]) -> bool | None:
         if not self.interactive:

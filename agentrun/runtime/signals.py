@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from agentrun.core.errors import EXIT_SIGINT, EXIT_SIGTERM
+from agentrun.core.errors import EXIT_SIGINT, EXIT_SIGPIPE, EXIT_SIGTERM
 
 # How late a stop may be noticed during a wait (a model's backoff, a scripted delay).
 SLEEP_SLICE_S = 0.1
@@ -34,7 +34,9 @@ class StopFlag:
 
     @property
     def exit_code(self) -> int:
-        """130 for SIGINT, 143 for SIGTERM (design §8)."""
+        """130 for SIGINT, 143 for SIGTERM (design §8), 141 when the output was closed."""
+        if self.signum == signal.SIGPIPE:
+            return EXIT_SIGPIPE
         return EXIT_SIGTERM if self.signum == signal.SIGTERM else EXIT_SIGINT
 
     @property

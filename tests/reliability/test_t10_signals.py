@@ -336,3 +336,21 @@ def test_a_signal_during_a_long_scripted_delay_stops_at_once_and_resume_complete
     script.write_text(json.dumps({"turns": MIXED_TURNS}))  # the same turns, without the delay
     assert resume_until_done(home, agent, task_id) == [0]
     check_effects(home, agent, task_id)
+
+
+def test_a_closed_output_stops_the_run_cleanly_and_resume_completes(tmp_path: Path) -> None:
+    # `agentrun start --json | head -1`: the write error must not kill the run mid-step.
+    proc, home, agent = start_streaming(tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["kind"] == "task_created"
+    proc.stdout.close()  # the reader goes away, as `head -1` does
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert proc.returncode == 141
+    task_id = task_ids(home)[0]
+    events = list(LocalTaskStore(home).events(task_id))
+    assert isinstance(events[-1], RunStopped) and "SIGPIPE" in events[-1].detail
+    intents = {e.call_id for e in events if isinstance(e, ToolIntended)}
+    assert intents <= {e.call_id for e in events if e.kind == "tool_completed"}
+    assert resume_until_done(home, agent, task_id) == [0]
+    check_effects(home, agent, task_id)

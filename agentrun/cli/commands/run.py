@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -317,20 +318,25 @@ def run_in_foreground(
     from agentrun.runtime.signals import StopFlag, stop_on_signals
 
     interactive = not quiet and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
-    reporter = CliReporter(as_json=as_json, quiet=quiet, interactive=interactive)
+    flag = StopFlag()
+    reporter = CliReporter(
+        as_json=as_json,
+        quiet=quiet,
+        interactive=interactive,
+        on_output_closed=lambda: flag.set(signal.SIGPIPE),
+    )
     options = RunOptions(
         unknown=unknown,
         budget=dict(budget or {}),
         model_options=ModelOptions(base_url=base_url) if base_url else None,
     )
     store = settings(ctx).store()
-    flag = StopFlag()
     try:
         with stop_on_signals(flag):
             result = Runner(store, task_id, reporter, options, flag).run()
     finally:
         reporter.close()
-    if as_json:
+    if as_json or reporter.output_closed:
         return result.exit_code
     line = f"{task_id}: {result.status}"
     if result.message:
