@@ -8,6 +8,8 @@ from agentrun.core.errors import UsageError
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+# Longer than any task or window anyone means; beyond it dates overflow (``now - 10**11 days``).
+MAX_DURATION_S = 100 * 365 * 86400
 
 
 def parse_duration(text: str) -> float:
@@ -24,6 +26,8 @@ def parse_duration(text: str) -> float:
             f"invalid duration {text!r}: use a number and a unit (ms, s, m, h, d, w), "
             "e.g. 55m or 1h30m"
         )
+    if total > MAX_DURATION_S:
+        raise UsageError(f"duration {text!r} is longer than 100 years; use a shorter one")
     return total
 
 

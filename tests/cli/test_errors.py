@@ -142,3 +142,9 @@ def test_a_cost_cap_without_prices_is_refused_before_any_task_exists(
     agent.spec.write_text(agent.spec.read_text() + prices)
     with_prices = cli("submit", "--agent", str(agent.spec), "goal")
     assert with_prices.code == 0, with_prices.err
+
+
+def test_a_huge_since_is_one_error_line_and_exit_2(cli: Cli, agentrun_home: Path) -> None:
+    result = cli("stats", "--since", "99999999999d")
+    assert result.code == 2
+    assert_one_error_line(result.err, "longer than 100 years")

@@ -23,7 +23,7 @@ def test_parse(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("bad", ["", "5", "m", "5x", "-3h", "5m junk"])
+@pytest.mark.parametrize("bad", ["", "5", "m", "5x", "-3h", "5m junk", "99999999999d", "5300w"])
 def test_malformed_durations_are_usage_errors(bad: str) -> None:
     with pytest.raises(UsageError):
         parse_duration(bad)
