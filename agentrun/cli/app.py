@@ -7,7 +7,8 @@ anything unexpected becomes one line too, with the traceback only under ``--debu
 Start-up is kept lazy (``bench/cli_latency.py`` measures it): this module imports only ``os``
 and ``sys``; ``agentrun --version`` is answered before typer is imported; a command named on
 the command line registers only the module that defines it (every command is registered for
-the top-level ``--help``, an unknown name, or anything this shortcut does not recognize).
+the top-level ``--help``, an unknown name, or anything this shortcut does not recognize);
+the plain forms of ``ls`` and ``log`` run without typer at all (``cli.dispatch``).
 """
 
 # No ``from __future__ import annotations``: typer reads the callback's annotations at run time
@@ -190,14 +191,20 @@ def run(argv: list[str] | None = None) -> int:
         print(f"agentrun {__version__}")
         return 0
 
-    import typer
-
+    from agentrun.cli import dispatch
     from agentrun.core.errors import AgentrunError
 
     debug = "--debug" in args or os.environ.get("AGENTRUN_DEBUG") == "1"
-    command = typer.main.get_command(_app_for(args))
+    invocation = dispatch.parse(args)  # `ls` and `log` as typed most often, without typer
+    if invocation is None:
+        import typer
+
+        command = typer.main.get_command(_app_for(args))
     try:
-        result = command.main(args=args, prog_name="agentrun", standalone_mode=False)
+        if invocation is not None:
+            result = dispatch.call(invocation)
+        else:
+            result = command.main(args=args, prog_name="agentrun", standalone_mode=False)
     except _click("Exit") as exc:
         return exc.exit_code
     except _click("Abort"):

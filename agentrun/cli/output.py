@@ -9,20 +9,28 @@ from __future__ import annotations
 import json
 import sys
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# rich is imported by the consoles, not here: JSON output and warnings (``ls --json``, ``log
+# --json``, every ``print_json``) must not pay for it at start-up.
 
 
 @cache
 def stdout() -> Console:
     """The console for results."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
 @cache
 def stderr() -> Console:
     """The console for progress, warnings and errors."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 

@@ -9,26 +9,22 @@ so ``agentrun log T | grep`` sees one event per line.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from agentrun.cli.views import EventLine, TaskRow, TaskView, excerpt, format_call
-from agentrun.core.diff import (
-    ONLY_IN_A,
-    ONLY_IN_B,
-    RESULTS,
-    TEXT,
-    TOOL_CALLS,
-    RunComparison,
-    StateDiff,
-    Step,
-    StepPair,
-)
 from agentrun.core.durations import format_duration
-from agentrun.core.stats import Stats
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agentrun.core.diff import RunComparison, StateDiff, Step, StepPair
+    from agentrun.core.stats import Stats
+
+# The diff and stats modules (and rich's tables) are imported by the renderers that draw them:
+# ``ls`` and ``log`` start in a fresh process each time and must not pay for them.
 
 STATUS_STYLE = {
     "succeeded": "green",
@@ -41,14 +37,21 @@ STATUS_STYLE = {
     "queued": "white",
 }
 TONE_STYLE = {"ok": "green", "error": "red", "warn": "yellow", "info": "cyan", "plain": ""}
-DIFF_WORDS = {
-    TEXT: "text",
-    TOOL_CALLS: "tool calls",
-    RESULTS: "tool results",
-    ONLY_IN_A: "only in A",
-    ONLY_IN_B: "only in B",
-}
 MAX_PAIRS_SHOWN = 20
+
+
+@cache
+def diff_words() -> dict[str, str]:
+    """How a step difference (``core.diff``) is named for people."""
+    from agentrun.core.diff import ONLY_IN_A, ONLY_IN_B, RESULTS, TEXT, TOOL_CALLS
+
+    return {
+        TEXT: "text",
+        TOOL_CALLS: "tool calls",
+        RESULTS: "tool results",
+        ONLY_IN_A: "only in A",
+        ONLY_IN_B: "only in B",
+    }
 
 
 def status_text(status: str) -> Text:
@@ -338,7 +341,7 @@ def _pair(out: Console, pair: StepPair) -> None:
     if not pair.differences:
         out.print(Text(f"  step {pair.number}: same", style="dim"))
         return
-    words = ", ".join(DIFF_WORDS[d] for d in pair.differences)
+    words = ", ".join(diff_words()[d] for d in pair.differences)
     out.print(Text(f"@@ step {pair.number}: {words} @@", style="cyan"))
     if pair.a is not None:
         out.print(_step_line("-", "A", pair.a, "red"), soft_wrap=True)
@@ -383,6 +386,8 @@ def render_stats(out: Console, s: Stats) -> None:
         ("decisions", _decisions(s.resolutions)),
         ("reconciled", f"{s.settled_by_reconcile} in-doubt calls settled by reconcile"),
     ]
+    from rich.table import Table
+
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="dim", no_wrap=True)
     table.add_column()

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
-
 from agentrun.core.errors import UsageError
 
 if TYPE_CHECKING:
+    import typer
+
     from agentrun.store.local import LocalTaskStore
 
 SEGMENT_BYTES_ENV = "AGENTRUN_SEGMENT_BYTES"

@@ -15,12 +15,14 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import fields
+from itertools import product
 from typing import Any, NoReturn, Union
 
 import msgpack
 
 from agentrun.core.errors import CorruptRecordError
 from agentrun.core.events import (
+    _SCHEMAS,
     EVENT_TYPES,
     INT64_MAX,
     INT64_MIN,
@@ -291,9 +293,14 @@ _UNPACK_OPTIONS: dict[str, Any] = {
 }
 
 
+# The fast path's options (``_decode_exact``), merged once rather than for every record.
+_EXACT_UNPACK_OPTIONS = _UNPACK_OPTIONS | {"timestamp": 1}
+
+
 def _unpack(payload: bytes, **options: Any) -> Any:
+    merged = _UNPACK_OPTIONS | options if options else _UNPACK_OPTIONS
     try:
-        return msgpack.unpackb(payload, **(_UNPACK_OPTIONS | options))
+        return msgpack.unpackb(payload, **merged)
     except CorruptRecordError:
         raise
     except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
@@ -327,7 +334,51 @@ def decode_record(payload: bytes) -> dict[str, Any]:
     record = _decode_exact(payload)
     if record is None:
         return to_record(decode_event(payload))
+    if _has_event_layout(record):
+        return record
     return canonical_record(record, check_record(record))
+
+
+def _has_event_layout(record: Any) -> bool:
+    """Whether ``record``, a value ``_decode_exact`` gave, is an event exactly as written.
+
+    That is: its keys are ``seq``, ``ts``, ``kind`` and every field of a known kind, in order
+    (so ``canonical_record`` would return it as it is), and the type of each value is one
+    ``check_record`` accepts for that field, with ``seq`` at least 1. ``check_record`` also
+    asks that ints fit in int64 and floats be finite, which every value ``_decode_exact`` gives
+    already does; so this accepts exactly what ``check_record`` accepts among such records, by
+    one lookup of the row of value types instead of a test per field. ``False`` sends the
+    caller to ``check_record``, which words the error.
+    """
+    if type(record) is not dict:
+        return False
+    kind = record.get("kind")
+    layout = _LAYOUTS.get(kind) if type(kind) is str else None
+    if layout is None:
+        if type(kind) is not str or kind not in EVENT_TYPES:
+            return False
+        layout = _LAYOUTS[kind] = _event_layout(EVENT_TYPES[kind])
+    keys, rows = layout
+    return (
+        tuple(record) == keys
+        and tuple(map(type, record.values())) in rows
+        and record["seq"] >= 1  # an int: its row says so
+    )
+
+
+def _event_layout(cls: type[Event]) -> tuple[tuple[str, ...], frozenset[tuple[type, ...]]]:
+    """The keys of a ``cls`` record as written, and every row of value types it may hold.
+
+    Built from the same schema ``check_record`` reads, on first use of each kind: a command
+    that never decodes a record does not pay for it.
+    """
+    schema = _SCHEMAS[cls]
+    keys = ("seq", "ts", "kind", *(name for name, _allowed, _required in schema))
+    rows = product((int,), (str,), (str,), *(allowed for _name, allowed, _required in schema))
+    return keys, frozenset(rows)
+
+
+_LAYOUTS: dict[str, tuple[tuple[str, ...], frozenset[tuple[type, ...]]]] = {}
 
 
 # A payload the fast path may take: bigger ones are rare, their cost is copying their strings,
@@ -360,7 +411,7 @@ def _decode_exact(payload: bytes) -> Any:
     if len(payload) > _EXACT_MAX_BYTES:
         return None
     try:
-        value = msgpack.unpackb(payload, **(_UNPACK_OPTIONS | {"timestamp": 1}))
+        value = msgpack.unpackb(payload, **_EXACT_UNPACK_OPTIONS)
         if _pack(value) != payload:
             return None
     except Exception:  # the strict path says what is wrong

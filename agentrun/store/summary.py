@@ -165,13 +165,14 @@ def encode_summary(summary: dict[str, Any]) -> bytes:
 
 def decode_summary(data: bytes) -> dict[str, Any] | None:
     """The summary in ``data``, or ``None`` if it is damaged or of another format."""
-    if len(data) < _CRC.size or _CRC.unpack_from(data)[0] != zlib.crc32(data[_CRC.size :]):
+    payload = data[_CRC.size :]
+    if len(data) < _CRC.size or _CRC.unpack_from(data)[0] != zlib.crc32(payload):
         return None
     try:
         # CRC-checked and never trusted beyond is_current: the cache decode is strict enough.
-        values = decode_cache(data[_CRC.size :])
+        values = decode_cache(payload)
     except CorruptRecordError:
         return None
     if type(values) is not list or len(values) != len(FIELDS) or values[0] != SUMMARY_FORMAT:
         return None
-    return dict(zip(FIELDS, values, strict=True))
+    return dict(zip(FIELDS, values, strict=False))  # as many of each: checked above

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 import sys
 from typing import Annotated
 
@@ -70,6 +68,9 @@ def cancel(
     task: Annotated[str, typer.Argument(help="Task id or prefix.")],
 ) -> int:
     """Stop a task: queued or paused ones at once, a running one at its next safe point."""
+    import getpass
+    import socket
+
     from agentrun.runtime.cancel import cancel_task
 
     store = settings(ctx).store()

@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agentrun.cli.output import print_json, stdout, warn
 from agentrun.cli.settings import settings
-from agentrun.cli.views import live_status, to_json
-from agentrun.core.durations import parse_duration
 from agentrun.core.errors import AgentrunError, TaskNotFoundError
-from agentrun.core.state import RUNNING
 
 if TYPE_CHECKING:
     from agentrun.store.local import LocalTaskStore
+
+# Views (and the events and fold they import) are imported by the command: every command's
+# start-up, ``--help`` included, pays for what this module imports at the top.
 
 
 def stats(
@@ -31,6 +30,9 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
 ) -> int:
     """Outcome SLOs: completion and success rates, time and steps per task, tokens, cost."""
+    from agentrun.cli.output import print_json, stdout
+    from agentrun.cli.views import to_json
+    from agentrun.core.durations import parse_duration
     from agentrun.core.stats import compute_stats
 
     since_s = parse_duration(since) if since is not None else None
@@ -48,6 +50,10 @@ def stats(
 
 
 def _summaries(store: LocalTaskStore) -> list[dict[str, Any]]:
+    from agentrun.cli.output import warn
+    from agentrun.cli.views import live_status
+    from agentrun.core.state import RUNNING
+
     found = []
     for task_id in store.task_ids():
         try:
