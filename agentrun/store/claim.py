@@ -9,8 +9,6 @@ from __future__ import annotations
 import fcntl
 import os
 
-from filelock import FileLock, Timeout
-
 from agentrun.core.errors import StorageError
 
 
@@ -18,6 +16,9 @@ class Claim:
     """A non-blocking, non-expiring claim on one task's lock file."""
 
     def __init__(self, lock_path: str) -> None:
+        # Imported here: only a writer claims, and readers start ~20 ms faster without it.
+        from filelock import FileLock
+
         self._lock = FileLock(
             lock_path,
             mode=0o600,
@@ -30,6 +31,8 @@ class Claim:
 
     def try_acquire(self) -> bool:
         """Take the claim if nobody holds it; ``False`` if another process does."""
+        from filelock import Timeout
+
         try:
             self._lock.acquire()
         except Timeout:
