@@ -18,20 +18,36 @@ if TYPE_CHECKING:
 # --json``, every ``print_json``) must not pay for it at start-up.
 
 
+# A pipe has no width: rich would assume 80 columns and break lines there, and a program
+# reading the output would see a record split in two (docs/cli.md: lines are never wrapped).
+PIPE_WIDTH = 100_000
+
+
 @cache
 def stdout() -> Console:
     """The console for results."""
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False)
+    return _console(to_stderr=False)
 
 
 @cache
 def stderr() -> Console:
     """The console for progress, warnings and errors."""
+    return _console(to_stderr=True)
+
+
+def _console(*, to_stderr: bool) -> Console:
+    # The console finds sys.stdout / sys.stderr at each write (tests swap them); only whether
+    # it is a terminal is decided here.
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    stream = sys.stderr if to_stderr else sys.stdout
+    is_terminal = stream is not None and stream.isatty()
+    return Console(
+        stderr=to_stderr,
+        highlight=False,
+        soft_wrap=not is_terminal,
+        width=None if is_terminal else PIPE_WIDTH,
+    )
 
 
 def print_json(value: Any) -> None:

@@ -386,14 +386,9 @@ def render_stats(out: Console, s: Stats) -> None:
         ("decisions", _decisions(s.resolutions)),
         ("reconciled", f"{s.settled_by_reconcile} in-doubt calls settled by reconcile"),
     ]
-    from rich.table import Table
-
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="dim", no_wrap=True)
-    table.add_column()
-    for name, value in rows:
-        table.add_row(name, value)
-    out.print(table)
+    width = max(len(name) for name, _value in rows)
+    for name, value in rows:  # plain lines: no cell padding after the value
+        out.print(Text.assemble((name.ljust(width), "dim"), "  ", value))
 
 
 def _pct(rate: float | None) -> str:

@@ -165,3 +165,15 @@ def test_verify_without_a_task_or_all_is_a_usage_error(cli: Cli, task: BuiltTask
 def test_verify_all_in_an_empty_home_says_no_tasks(cli: Cli) -> None:
     result = cli("verify", "--all")
     assert result.code == 0 and result.out.strip() == "no tasks"
+
+
+def test_piped_output_is_never_wrapped_and_a_stray_entry_is_named(agentrun_home: Path) -> None:
+    # docs/cli.md: lines are never wrapped; a reader of a pipe sees one problem per line.
+    build_task(LocalTaskStore(agentrun_home), 5, task_id="a-real-task")
+    (agentrun_home / "tasks" / "a-stray-file-with-a-rather-long-name.txt").write_text("x")
+    result = run_agentrun("verify", "--all")
+    assert result.returncode == 0, result.stderr  # a stray file damages no task
+    lines = result.stdout.splitlines()
+    problem = [line for line in lines if "not a task" in line]
+    assert len(problem) == 1 and len(problem[0]) > 80
+    assert problem[0].endswith("move it out of tasks/")
