@@ -224,9 +224,16 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # `agentrun log | head`: the reader went away; that is not an error.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        from agentrun.cli.output import discard_stdout
+
+        discard_stdout()
         return 0
+    except SystemExit as exc:
+        # typer's main answers a closed pipe itself: it wraps the streams in click's
+        # PacifyFlushWrapper and exits 1, which would read as "failed" (verify: "corrupt").
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return 0
+        raise
     except Exception as exc:  # the boundary: never a traceback for the user unless asked
         if debug:
             import traceback

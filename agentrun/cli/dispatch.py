@@ -12,7 +12,6 @@ gives a command, so exit codes and output are the same either way. No typer or r
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from collections.abc import Callable
@@ -167,8 +166,9 @@ def _is_plain(arg: str) -> bool:
 def call(invocation: Invocation) -> int:
     """Run the command; its exit code. Errors of the command itself propagate.
 
-    Ctrl-C, end of input and a closed stdout end the command as typer's ``main`` ends them:
-    130, 130 after an empty line on stderr, and exit 1 without a traceback.
+    Ctrl-C and end of input end the command as typer's ``main`` ends them: 130, and 130 after
+    an empty line on stderr. A closed stdout reaches the CLI's error boundary, as on the typer
+    path (``cli/app.py``).
     """
     settings = Settings(
         home=invocation.settings.get("home"),
@@ -184,12 +184,6 @@ def call(invocation: Invocation) -> int:
         return 130
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:
-        if exc.errno != errno.EPIPE:
-            raise
-        sys.stdout = _QuietFlush(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = _QuietFlush(sys.stderr)  # type: ignore[assignment]
-        raise SystemExit(1) from None
 
 
 def _ls() -> Callable[..., int]:
@@ -205,23 +199,3 @@ def _log() -> Callable[..., int]:
 
 
 _COMMANDS: dict[str, Callable[[], Callable[..., int]]] = {"ls": _ls, "log": _log}
-
-
-class _QuietFlush:
-    """A stream whose ``flush`` ignores a closed pipe, as click's ``PacifyFlushWrapper`` does.
-
-    The interpreter flushes stdout once more at exit; the reader is gone, and that is no error.
-    """
-
-    def __init__(self, wrapped: Any) -> None:
-        self.wrapped = wrapped
-
-    def flush(self) -> None:
-        try:
-            self.wrapped.flush()
-        except OSError as exc:
-            if exc.errno != errno.EPIPE:
-                raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.wrapped, name)

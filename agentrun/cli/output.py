@@ -6,7 +6,9 @@ pipe (style.md "Output").
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -42,12 +44,20 @@ def _console(*, to_stderr: bool) -> Console:
 
     stream = sys.stderr if to_stderr else sys.stdout
     is_terminal = stream is not None and stream.isatty()
-    return Console(
+    console = Console(
         stderr=to_stderr,
         highlight=False,
         soft_wrap=not is_terminal,
         width=None if is_terminal else PIPE_WIDTH,
     )
+    # rich answers a closed pipe with SystemExit(1), which reads as "failed" (verify: corrupt);
+    # the CLI's error boundary decides instead, the same for every command (cli/app.py).
+    console.on_broken_pipe = _closed_pipe  # type: ignore[method-assign]
+    return console
+
+
+def _closed_pipe() -> None:
+    raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
 
 
 def print_json(value: Any) -> None:
@@ -63,3 +73,18 @@ def print_json_line(value: Any) -> None:
 def warn(message: str) -> None:
     """A warning line on stderr."""
     print(f"warning: {message}", file=sys.stderr)
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away (``agentrun log | head``).
+
+    Whatever is still buffered, and the interpreter's last flush at exit, then go nowhere
+    instead of raising ``BrokenPipeError`` once more.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no usable stdout at all: nothing to redirect
+        pass
+    finally:
+        os.close(devnull)

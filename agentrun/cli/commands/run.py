@@ -341,9 +341,14 @@ def run_in_foreground(
     line = f"{task_id}: {result.status}"
     if result.message:
         line += f" — {result.message}"
-    print(line, file=sys.stderr)
-    if result.status == "succeeded" and result.message:
-        print(result.message)
+    try:
+        print(line, file=sys.stderr)
+        if result.status == "succeeded" and result.message:
+            print(result.message, flush=True)
+    except BrokenPipeError:  # `start … | head -1`: the task's outcome still decides the code
+        from agentrun.cli.output import discard_stdout
+
+        discard_stdout()
     return result.exit_code
 
 
