@@ -79,7 +79,7 @@ def _new_app() -> "typer.Typer":
     def main_options(
         ctx: typer.Context,
         home: Annotated[
-            Path | None,
+            str | None,  # not Path: typer would turn "" into ".", the current directory
             typer.Option(
                 "--home", help="Where tasks live (default: $AGENTRUN_HOME or the user data dir)."
             ),
@@ -96,8 +96,12 @@ def _new_app() -> "typer.Typer":
         ] = False,
     ) -> None:
         """Durable execution for AI agents: run, resume, inspect and trust long agent tasks."""
+        if home is not None and not home.strip():
+            from agentrun.core.errors import UsageError
+
+            raise UsageError("--home is empty; give the directory where tasks live")
         ctx.obj = Settings(
-            home=home,
+            home=Path(home) if home is not None else None,
             allow_network_fs=allow_network_fs,
             debug=debug,
             segment_bytes=segment_bytes_from_env(),

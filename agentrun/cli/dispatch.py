@@ -98,7 +98,7 @@ def parse(args: list[str]) -> Invocation | None:
     values.update(dict.fromkeys(names), **dict(zip(names, positionals, strict=False)))
     home = settings.get("home")
     if home is not None:
-        if not home:
+        if not home.strip():  # the typer path says what is wrong
             return None
         settings["home"] = Path(home)
     return Invocation(command, settings, values)

@@ -148,3 +148,13 @@ def test_a_huge_since_is_one_error_line_and_exit_2(cli: Cli, agentrun_home: Path
     result = cli("stats", "--since", "99999999999d")
     assert result.code == 2
     assert_one_error_line(result.err, "longer than 100 years")
+
+
+@pytest.mark.parametrize("command", [("ls",), ("ls", "--json"), ("show", "x"), ("stats",)])
+def test_an_empty_home_option_is_refused_not_taken_as_the_current_directory(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    result = run_agentrun("--home", "", *command, cwd=tmp_path)
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, "--home is empty")
+    assert list(tmp_path.iterdir()) == []  # nothing was created in the current directory
