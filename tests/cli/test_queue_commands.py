@@ -207,3 +207,11 @@ def test_a_bad_budget_on_a_submit_line_is_blamed_on_that_line(cli, agent, tmp_pa
     assert refused.code == 2
     assert "line 2" in refused.err and "this line: [budget] max_steps" in refused.err
     assert "command line" not in refused.err
+
+
+def test_submit_from_a_file_refuses_a_goal_given_too(cli, agent, tmp_path: Path) -> None:
+    goals = tmp_path / "goals.txt"
+    goals.write_text("first goal\n")
+    refused = cli("submit", "--agent", agent.spec, "--from", goals, "and this goal?")
+    assert refused.code == 2 and "give no GOAL" in refused.err
+    assert json.loads(cli("ls", "--json").out) == []

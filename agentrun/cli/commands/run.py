@@ -105,6 +105,10 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
         if from_file is not None:
             if run_now:
                 raise UsageError("to queue many tasks use `agentrun submit --from FILE`")
+            if goal or task_id:
+                raise UsageError(
+                    "--from takes each goal (and id) from the file; give no GOAL or --id with it"
+                )
             return submit_many(ctx, from_file, agent, overrides, skip_bad=skip_bad, as_json=as_json)
         if agent is None and model is None:
             raise UsageError("give an agent file (--agent FILE) or at least --model")
