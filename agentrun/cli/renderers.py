@@ -158,7 +158,10 @@ def render_task(out: Console, view: TaskView) -> None:
     limits = [f"{b.name} {_num(b.used)}/{_num(b.limit)}" for b in view.budget if b.limit]
     if limits:
         _field(out, "budget", " · ".join(limits))
-    if s.get("stop_reason"):
+    if s.get("stop_reason") == "needs_attention" and s.get("status") != "needs_attention":
+        # `resolve` settled what the run stopped for; its old instructions no longer apply.
+        _field(out, "stopped", "needs_attention, settled since: `agentrun resume` continues")
+    elif s.get("stop_reason"):
         _field(out, "stopped", f"{s['stop_reason']}: {s['stop_detail']}")
     if s.get("answer"):
         _field(out, "answer", s["answer"])

@@ -114,6 +114,18 @@ def test_show_names_the_pending_call_of_a_task_waiting_for_a_person(cli, agentru
     assert "needs attention" in human and f"pending {pending['call_id']}" in human
 
 
+def test_show_after_a_person_settled_the_stop_no_longer_repeats_its_instructions(
+    cli, agentrun_home, tmp_path
+):
+    task_id = needs_attention_task(agentrun_home, tmp_path)
+    call_id = json.loads(cli("show", task_id, "--json").out)["pending_calls"][0]["call_id"]
+    assert "agentrun resolve" in cli("show", task_id).out
+    assert cli("resolve", task_id, call_id, "--deny").code == 0
+    human = cli("show", task_id).out
+    assert human.splitlines()[0].split() == [task_id, "paused"]
+    assert "agentrun resolve" not in human and "settled since" in human
+
+
 def test_show_in_the_middle_of_a_call_lists_it_as_in_doubt(cli, agentrun_home, tmp_path):
     task_id = finished_task(agentrun_home, tmp_path)
     events = list(store_at(agentrun_home).events(task_id))
