@@ -44,6 +44,7 @@ from agentrun.core.events import (
 from agentrun.store.fileops import OsFileOps
 from agentrun.store.framing import encode_record
 from agentrun.store.local import LocalTaskStore
+from bench.inspect import NoSyncOps
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 WORDS = ("alpha", "beta", "gamma", "delta", "segment", "record", "fsync", "tool", "model")
@@ -262,20 +263,9 @@ def interleaved_appends(root: Path, events: list[Event], frames: list[bytes]) ->
     )
 
 
-class _NoSyncOps(OsFileOps):
-    def fdatasync(self, fd: int) -> None:
-        pass
-
-    def fsync(self, fd: int) -> None:
-        pass
-
-    def fsync_dir(self, path: str) -> None:
-        pass
-
-
 def hot_appends(root: Path, events: list[Event], frames: list[bytes]) -> tuple[float, float]:
     """µs per store append and per raw write with every fsync a no-op: the CPU cost, hot."""
-    store = LocalTaskStore(root / "home-hot", ops=_NoSyncOps())
+    store = LocalTaskStore(root / "home-hot", ops=NoSyncOps())
     new_task(store, "append-hot")
     writer = store.open_writer("append-hot")
     try:

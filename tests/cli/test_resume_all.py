@@ -8,7 +8,22 @@ from pathlib import Path
 
 from agentrun.store.local import LocalTaskStore
 from tests.conftest import run_agentrun
+from tests.runtime.agents import TestAgent as Agent
 from tests.runtime.agents import make_agent
+
+
+def killed_start(agent: Agent) -> str:
+    """Start ``agent`` in a real process killed mid-run (after its fourth sync); the task id."""
+    killed = run_agentrun(
+        "start",
+        "--agent",
+        str(agent.spec),
+        "-q",
+        "g",
+        env={**agent.env(), "AGENTRUN_CRASH_AT": "after_sync:4"},
+    )
+    assert killed.returncode == -signal.SIGKILL
+    return killed.stdout.split()[0]
 
 
 def test_resume_all_finishes_every_interrupted_task_and_skips_a_claimed_one(
@@ -16,15 +31,7 @@ def test_resume_all_finishes_every_interrupted_task_and_skips_a_claimed_one(
 ) -> None:
     agent = make_agent(tmp_path / "agent")
     for _ in range(3):
-        killed = run_agentrun(
-            "start",
-            "--agent",
-            str(agent.spec),
-            "-q",
-            "g",
-            env={**agent.env(), "AGENTRUN_CRASH_AT": "after_sync:4"},
-        )
-        assert killed.returncode == -signal.SIGKILL
+        killed_start(agent)
     ids = [t["task_id"] for t in json.loads(run_agentrun("ls", "--json").stdout)]
     holder = LocalTaskStore(agentrun_home).open_writer(ids[0])
     try:
@@ -42,18 +49,7 @@ def test_resume_all_reports_a_task_that_cannot_run_and_still_finishes_the_others
     tmp_path: Path, agentrun_home: Path
 ) -> None:
     good, broken = make_agent(tmp_path / "good"), make_agent(tmp_path / "broken")
-    ids = []
-    for agent in (broken, good):
-        killed = run_agentrun(
-            "start",
-            "--agent",
-            str(agent.spec),
-            "-q",
-            "g",
-            env={**agent.env(), "AGENTRUN_CRASH_AT": "after_sync:4"},
-        )
-        assert killed.returncode == -signal.SIGKILL
-        ids.append(killed.stdout.split()[0])
+    ids = [killed_start(agent) for agent in (broken, good)]
     (broken.spec.parent / "script.json").unlink()  # this task can no longer load its model
     queued = run_agentrun("submit", "--agent", str(good.spec), "later", env=good.env())
     assert queued.returncode == 0, queued.stderr
