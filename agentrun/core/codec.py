@@ -317,6 +317,15 @@ def decode_event(payload: bytes) -> Event:
     record = _decode_exact(payload)
     if record is not None:
         return from_record(record)
+    return decode_event_strictly(payload)
+
+
+def decode_event_strictly(payload: bytes) -> Event:
+    """``decode_event`` without the fast path: rules 31-32 step by step, wording every error.
+
+    Decode with the duplicate-key hook, validate the schema, refuse what ``check_encodable``
+    refuses. The fast path must decide exactly as this does (tests/core/test_codec_fast_decode).
+    """
     record = decode_value(payload)
     event = from_record(record)
     try:

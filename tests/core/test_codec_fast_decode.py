@@ -1,6 +1,6 @@
 """The fast strict decode (``decode_event``, ``decode_record``) decides exactly as the strict path.
 
-The strict path of rules 31-32 is spelled out below as ``strict_event``: decode with the
+The strict path of rules 31-32 is ``codec.decode_event_strictly``: decode with the
 duplicate-key hook, validate the schema, refuse what ``check_encodable`` refuses. Whatever the
 bytes, valid or hostile, the fast functions must give the same event (or map), or the same error
 with the same words. Duplicate keys and non-canonical encodings are the cases the fast path
@@ -21,31 +21,18 @@ from hypothesis import strategies as st
 
 from agentrun.core.codec import (
     MAX_DEPTH,
-    UnencodableValueError,
     _decode_exact,
-    check_encodable,
     decode_event,
+    decode_event_strictly,
     decode_record,
-    decode_value,
     encode_event,
 )
 from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
-from agentrun.core.events import Event, from_record, to_record
+from agentrun.core.events import Event, to_record
 from tests.core.strategies import any_event, seeded
 from tests.store.builders import event_at
 
 TS = "2026-01-01T00:00:00+00:00"
-
-
-def strict_event(payload: bytes) -> Event:
-    """The strict path of rules 31-32, as ``decode_event`` did it before the fast path."""
-    record = decode_value(payload)
-    event = from_record(record)
-    try:
-        check_encodable(record)
-    except UnencodableValueError as exc:
-        raise CorruptRecordError(f"value cannot be stored: {exc}") from None
-    return event
 
 
 def outcome(decode: Any, payload: bytes) -> tuple[str, Any]:
@@ -56,7 +43,7 @@ def outcome(decode: Any, payload: bytes) -> tuple[str, Any]:
 
 
 def assert_same_as_strict(payload: bytes) -> tuple[str, Any]:
-    expected = outcome(strict_event, payload)
+    expected = outcome(decode_event_strictly, payload)
     assert outcome(decode_event, payload) == expected
     record = outcome(decode_record, payload)
     if expected[0] == "ok":

@@ -71,9 +71,10 @@ def test_a_real_run_makes_only_private_directories_and_files(umask: int, tmp_pat
         assert mode == expected, f"{rel} is {mode:o} under umask {umask:03o}"
 
 
-def test_an_existing_home_readable_by_others_is_named_in_a_warning(
+def _start_in_a_0755_home(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Path, CliResult]:
+    """Run a short task in a home created beforehand with mode 0755 (readable by others)."""
     agent = make_agent(tmp_path / "agent", SHORT_TURNS)
     monkeypatch.setenv("AGENTRUN_LEDGER", str(agent.ledger))
     home = tmp_path / "shared-home"
@@ -81,6 +82,13 @@ def test_an_existing_home_readable_by_others_is_named_in_a_warning(
     os.chmod(home, 0o755)
     result = cli("--home", str(home), "start", "--agent", str(agent.spec), "-q", "goal")
     assert result.code == 0, result.err
+    return home, result
+
+
+def test_an_existing_home_readable_by_others_is_named_in_a_warning(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, result = _start_in_a_0755_home(cli, tmp_path, monkeypatch)
     warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
     assert any(str(home) in w and "chmod 700" in w for w in warnings), result.err
 
@@ -88,13 +96,7 @@ def test_an_existing_home_readable_by_others_is_named_in_a_warning(
 def test_an_existing_0755_home_still_gets_private_tasks_and_files(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    agent = make_agent(tmp_path / "agent", SHORT_TURNS)
-    monkeypatch.setenv("AGENTRUN_LEDGER", str(agent.ledger))
-    home = tmp_path / "shared-home"
-    home.mkdir(mode=0o755)
-    os.chmod(home, 0o755)
-    result = cli("--home", str(home), "start", "--agent", str(agent.spec), "-q", "goal")
-    assert result.code == 0, result.err
+    home, _result = _start_in_a_0755_home(cli, tmp_path, monkeypatch)
     found = modes(home)
     assert found.pop(".") == 0o755, "agentrun changed the mode of a home it did not create"
     assert found, "nothing was created"
