@@ -1,8 +1,10 @@
 """``log --follow``: a task's events as they land, like ``tail -f``, read-only (rule 17).
 
 The follower polls the log: it stats the last segment and reads only when its name or size
-changed, starting after the last record it has seen (so a long log is not decoded again on
-every poll). A torn or half-written record at the tail is simply the end for now (rule 5).
+changed, or when the bytes where the next record goes are no longer zeros (the running writer
+preallocates its segment, so appends need not change its size, rule 13). It reads on from the
+last record it has seen (so a long log is not decoded again on every poll). A torn or
+half-written record at the tail is simply the end for now (rule 5).
 
 It ends when no run is open in the log (the last run stopped or the task finished) and no
 process holds the claim (a resume may be about to start), or when a run is open but nobody
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from agentrun.core.events import Event, RunStarted
+from agentrun.store.framing import RECORD_HEADER
 from agentrun.store.local import LocalTaskStore
 from agentrun.store.log_reader import Position, iter_records
 from agentrun.store.segments import list_segments
@@ -48,14 +51,15 @@ def follow(
     """Yield the task's events from ``from_seq`` on, waiting for new ones until the run ends."""
     log_dir = os.path.join(store.task_dir(task_id), "log")
     position: Position | None = None
-    mark: tuple[str, int] | None = None
+    mark: _Mark | None = None
     run_open = False
     last_probe = 0.0
     while True:
-        current = _mark(store, log_dir)
-        if current != mark:
-            mark = current
+        current = _mark(store, log_dir, position)
+        if current != mark or current.unread:
+            mark, read_any = current, False
             for name, record in iter_records(store.ops, log_dir, start=position):
+                read_any = True
                 event = record.event
                 position = Position(name, record.offset, record.end, event.seq, record.crc)
                 if isinstance(event, RunStarted):
@@ -64,7 +68,8 @@ def follow(
                     run_open = False
                 if event.seq >= from_seq:
                     yield event
-            continue  # read again at once: more may have landed while we printed
+            if read_any:
+                continue  # read again at once: more may have landed while we printed
         started = position is not None and position.seq > 1
         now = time.monotonic()
         if started and now - last_probe >= PROBE_EVERY_S:
@@ -76,9 +81,23 @@ def follow(
         sleep(poll_s)
 
 
-def _mark(store: LocalTaskStore, log_dir: str) -> tuple[str, int]:
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    """What the follower compares between polls: the last segment, its size, unread bytes."""
+
+    path: str
+    size: int
+    unread: bool  # non-zero bytes where the record after ``position`` goes
+
+
+def _mark(store: LocalTaskStore, log_dir: str, position: Position | None) -> _Mark:
     segments = list_segments(store.ops, log_dir)
     if not segments:
-        return ("", 0)
+        return _Mark("", 0, False)
     path = segments[-1][1]
-    return (path, store.ops.size(path))
+    size = store.ops.size(path)
+    unread = False
+    if position is not None and position.segment == os.path.basename(path) and size > position.end:
+        head = store.ops.read_range(path, position.end, RECORD_HEADER)
+        unread = head.count(0) != len(head)
+    return _Mark(path, size, unread)

@@ -1,8 +1,9 @@
 """The one seam every store file operation goes through (test plan F1).
 
-Production uses ``OsFileOps``: raw descriptors, one ``os.write`` per call, ``fdatasync`` and
-directory fsyncs. Tests substitute a power-loss simulator or a fault injector with the same
-methods. Errors are ``OSError`` here; the store translates them where it calls.
+Production uses ``OsFileOps``: raw descriptors, one ``os.write`` or ``os.pwrite`` per call,
+``fdatasync``, ``posix_fallocate`` and directory fsyncs. Tests substitute a power-loss simulator
+or a fault injector with the same methods. Errors are ``OSError`` here; the store translates
+them where it calls.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Protocol
 # Rule 1: never follow a symlink planted where we create or open a file.
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+# The log writer: it writes at its own end with pwrite and reads there to fence (rule 10).
+WRITER_FLAGS = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
 READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -24,11 +27,14 @@ class FileOps(Protocol):
 
     def open(self, path: str, flags: int, mode: int = FILE_MODE) -> int: ...
     def write(self, fd: int, data: bytes) -> int: ...
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int: ...
+    def pread(self, fd: int, size: int, offset: int) -> bytes: ...
+    def allocate(self, fd: int, offset: int, length: int) -> None: ...
     def fdatasync(self, fd: int) -> None: ...
     def fsync(self, fd: int) -> None: ...
     def fsync_dir(self, path: str) -> None: ...
     def close(self, fd: int) -> None: ...
-    def fstat_size(self, fd: int) -> int: ...  # of an O_APPEND descriptor (see OsFileOps)
+    def fstat_size(self, fd: int) -> int: ...  # see OsFileOps: moves the file offset
     def truncate(self, fd: int, size: int) -> None: ...
     def replace(self, src: str, dst: str) -> None: ...
     def mkdir(self, path: str, mode: int = DIR_MODE) -> None: ...
@@ -48,6 +54,20 @@ class OsFileOps:
 
     def write(self, fd: int, data: bytes) -> int:
         return os.write(fd, data)
+
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        return os.pwrite(fd, data, offset)
+
+    def pread(self, fd: int, size: int, offset: int) -> bytes:
+        return os.pread(fd, size, offset)
+
+    def allocate(self, fd: int, offset: int, length: int) -> None:
+        # Zero-filled space for appends to come (rule 13); the file's size grows to cover it.
+        if not hasattr(os, "posix_fallocate"):  # pragma: no cover - macOS
+            import errno
+
+            raise OSError(errno.EOPNOTSUPP, "posix_fallocate is not available")
+        os.posix_fallocate(fd, offset, length)
 
     def fdatasync(self, fd: int) -> None:
         # Rule 7: macOS fsync does not reach the platter; F_FULLFSYNC does.
@@ -79,8 +99,8 @@ class OsFileOps:
 
     def fstat_size(self, fd: int) -> int:
         # The size fstat would report (i_size), at a third of its cost: the log writer fences
-        # every append with it (rule 10). Only for append descriptors: it moves the offset,
-        # which O_APPEND ignores.
+        # every append with it (rule 10). It moves the file offset, which the writer's pwrite
+        # and pread (and O_APPEND) ignore.
         return os.lseek(fd, 0, os.SEEK_END)
 
     def truncate(self, fd: int, size: int) -> None:
@@ -126,7 +146,15 @@ class OsFileOps:
 
 def write_all(ops: FileOps, fd: int, data: bytes) -> None:
     """Write ``data`` with one call; a short write is an error (rules 6 and 9)."""
-    written = ops.write(fd, data)
+    _check_written(ops.write(fd, data), data)
+
+
+def pwrite_all(ops: FileOps, fd: int, data: bytes, offset: int) -> None:
+    """Write ``data`` at ``offset`` with one call; a short write is an error (rules 6 and 9)."""
+    _check_written(ops.pwrite(fd, data, offset), data)
+
+
+def _check_written(written: int, data: bytes) -> None:
     if written != len(data):
         import errno
 

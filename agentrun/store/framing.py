@@ -141,12 +141,20 @@ class SegmentScan:
 
 
 def scan_segment(
-    data: bytes, start: int, first_seq: int, *, look_past_bad: bool = True
+    data: bytes,
+    start: int,
+    first_seq: int,
+    *,
+    look_past_bad: bool = True,
+    zero_tail_is_end: bool = False,
 ) -> SegmentScan:
     """Read valid records from ``start`` until the end or the first invalid one.
 
     With ``look_past_bad`` the scan then tries *every* byte offset after the bad record for a
     valid record with a higher seq (rule 14: the length is not trusted to find the next one).
+    With ``zero_tail_is_end`` (the last segment, which the writer preallocates) nothing but
+    zeros from a record's start to the end of the data is the end of the log, not a bad record
+    (rule 13): the writer's unused space, or a crash's "size before content".
     """
     records: list[Record] = []
     offset, seq = start, first_seq
@@ -154,6 +162,8 @@ def scan_segment(
         try:
             record = read_record(data, offset, seq)
         except CorruptRecordError as exc:
+            if zero_tail_is_end and is_zeros(data, offset):
+                break
             bad = BadRecord(offset, exc.reason)
             later = find_valid_after(data, offset + 1, seq - 1) if look_past_bad else None
             return SegmentScan(records, offset, bad, later)
@@ -165,7 +175,10 @@ def scan_segment(
 def find_valid_after(data: bytes, start: int, last_good_seq: int) -> int | None:
     """Offset of the first valid record from ``start`` on with a seq above ``last_good_seq``."""
     end = len(data) - RECORD_HEADER
-    for offset in range(start, end):
+    # A record starts with a non-zero length: none starts past the last non-zero byte, so a
+    # preallocated zero tail costs no per-offset tries.
+    last_start = len(data.rstrip(b"\0")) - 1
+    for offset in range(start, min(end, last_start + 1)):
         length, crc = _RECORD.unpack_from(data, offset)
         if length == 0 or length > MAX_RECORD or length > end - offset:
             continue
@@ -180,3 +193,8 @@ def find_valid_after(data: bytes, start: int, last_good_seq: int) -> int | None:
         if event.seq > last_good_seq:
             return offset
     return None
+
+
+def is_zeros(data: bytes, start: int) -> bool:
+    """Whether every byte of ``data`` from ``start`` on is zero (a preallocated tail, rule 13)."""
+    return data.count(0, start) == len(data) - start

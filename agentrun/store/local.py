@@ -50,7 +50,7 @@ from agentrun.store.snapshots import (
     read_snapshot,
     write_snapshot,
 )
-from agentrun.store.summary import current_summary, log_mark, summarize, write_summary
+from agentrun.store.summary import current_summary, summarize, write_summary
 from agentrun.store.task_store import LoadedTask
 
 DEFAULT_SNAPSHOT_EVERY = 1000
@@ -476,9 +476,10 @@ class LocalTaskWriter:
         """Refresh the ``summary`` cache for ``ls``."""
         self._log.sync()  # the summary must never be ahead of the durable log
         try:
-            mark = log_mark(self._ops, self._log.segment_path)
             write_summary(
-                self._ops, os.path.join(self._task_dir, "summary"), summarize(self.state, mark)
+                self._ops,
+                os.path.join(self._task_dir, "summary"),
+                summarize(self.state, self._log.mark),
             )
         except OSError as exc:
             raise self._store._storage_error("write the summary", exc) from None
@@ -541,6 +542,7 @@ class LocalTaskWriter:
             raise self._store._storage_error("squash the task", exc) from None
         self._since_snapshot = 0
         self.write_summary()
+        self._log.trim()  # what is freed is measured against the log's data, not its spare room
         return before - self._store.task_bytes(self.task_id)
 
     def take_cancel_request(self) -> str | None:

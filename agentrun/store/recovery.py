@@ -1,8 +1,10 @@
 """Opening a log for writing: tell a torn tail from corruption, repair the tail (rules 14-16, 19).
 
-Runs only under the claim. The last segment is scanned record by record; an invalid record with
-no valid record after it is a torn write: its bytes are saved to ``<seg>.torn-<offset>`` and the
-segment is truncated (rule 15). An invalid record followed by a valid one is corruption: nothing
+Runs only under the claim. The last segment is scanned record by record. Nothing but zeros after
+the last valid record is the end of the log, kept as it is: the writer's preallocated space, which
+it writes over (rule 13). An invalid record with no valid record after it is a torn write: its
+bytes, to the end of the file, are saved to ``<seg>.torn-<offset>`` and the segment is truncated
+(rule 15). An invalid record followed by a valid one is corruption: nothing
 is touched and ``CorruptLogError`` names segment, offset and reason (rule 16). Sealed segments were
 fsynced before the roll (rule 12); ``verify`` checks them, opening does not re-read them.
 """
@@ -29,7 +31,8 @@ class OpenedTail:
 
     segment_path: str
     first_seq: int
-    end: int
+    end: int  # past the last valid record: where the next one goes
+    size: int  # of the segment file: ``end`` plus any zeros preallocated after it
     last_seq: int
     last_record: Record | None
     records: list[Record]
@@ -65,7 +68,8 @@ def open_tail(ops: FileOps, log_dir: str) -> OpenedTail:
         raise CorruptLogError(
             f"corrupt log: {path} has an incomplete header; run `agentrun verify`"
         )
-    scan = scan_segment(data, header.size, header.first_seq)
+    scan = scan_segment(data, header.size, header.first_seq, zero_tail_is_end=True)
+    size = len(data)
     if scan.bad is not None:
         name = os.path.basename(path)
         if scan.is_corrupt:
@@ -79,11 +83,12 @@ def open_tail(ops: FileOps, log_dir: str) -> OpenedTail:
                 "run `agentrun verify`"
             )
         repairs.append(_save_and_drop(ops, path, data, scan.end, remove=False))
+        size = scan.end
     else:
         repairs += _unrecorded_repairs(ops, path, scan.end)
     last = scan.records[-1] if scan.records else None
     last_seq = last.event.seq if last else header.first_seq - 1
-    return OpenedTail(path, header.first_seq, scan.end, last_seq, last, scan.records, repairs)
+    return OpenedTail(path, header.first_seq, scan.end, size, last_seq, last, scan.records, repairs)
 
 
 def _unrecorded_repairs(ops: FileOps, path: str, end: int) -> list[dict[str, Any]]:

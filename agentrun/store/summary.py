@@ -20,7 +20,7 @@ from agentrun.core.errors import CorruptRecordError
 from agentrun.core.state import State
 from agentrun.store.atomic import write_atomic
 from agentrun.store.fileops import FileOps
-from agentrun.store.segments import SEGMENT_SUFFIX, segment_name
+from agentrun.store.segments import segment_name
 
 # 2: a CRC in front, the values as an array (``ls`` decodes one per task: the keys cost more
 # than the values), and the log mark ``[first seq of the last segment, its size]`` that a
@@ -56,7 +56,7 @@ _READ_AT_ONCE = 64 * 1024
 
 
 def summarize(state: State, log_mark: list[int] | None) -> dict[str, Any]:
-    """The summary of a state (the keys of ``FIELDS``); ``log_mark`` as ``log_mark()`` gives."""
+    """The summary of a state (the keys of ``FIELDS``); ``log_mark`` as ``LogWriter.mark`` gives."""
     return {
         "format": SUMMARY_FORMAT,
         "log_mark": log_mark,
@@ -83,15 +83,6 @@ def summarize(state: State, log_mark: list[int] | None) -> dict[str, Any]:
     }
 
 
-def log_mark(ops: FileOps, segment_path: str) -> list[int]:
-    """``[first seq, size]`` of the segment the writer appends to, taken after its last sync.
-
-    Raises ``OSError``; the caller translates it.
-    """
-    first_seq = int(os.path.basename(segment_path).removesuffix(SEGMENT_SUFFIX))
-    return [first_seq, ops.size(segment_path)]
-
-
 def current_summary(ops: FileOps, task_dir: str) -> dict[str, Any] | None:
     """The task's summary file if it is intact and ``is_current``, else ``None`` (then fold).
 
@@ -106,14 +97,16 @@ def current_summary(ops: FileOps, task_dir: str) -> dict[str, Any] | None:
 def is_current(log_dir: str, summary: dict[str, Any]) -> bool:
     """Whether the log still ends exactly where ``summary`` was written (two stats, no listing).
 
-    The summary was written when the log's last segment (``log_mark``) had the recorded size
-    and its last record was ``last_seq``. Afterwards, an append or a torn-tail repair changes
-    that segment's size; a roll (segment full, ``prune --squash``) creates the segment of seq
-    ``last_seq + 1`` first, and a squash removes the old one. So if the recorded segment still
-    has its size and no segment ``last_seq + 1`` exists, the log holds exactly what the summary
-    says (a segment that is itself ``last_seq + 1``, empty, is only ever replaced by an equal
-    empty one). Sizes and names, unlike mtimes, have no clock granularity and survive a copy.
-    Any doubt, a stat that fails included, answers ``False``: the caller folds instead.
+    The summary was written when the log's last segment (``log_mark``) ended at the recorded
+    size and its last record was ``last_seq``. While a writer runs, the segment is longer than
+    its data (preallocated zeros, rule 13), so a running task's summary is never current.
+    Afterwards, an append or a torn-tail repair changes that segment's size; a roll (segment
+    full, ``prune --squash``) creates the segment of seq ``last_seq + 1`` first, and a squash
+    removes the old one. So if the recorded segment still has its size and no segment
+    ``last_seq + 1`` exists, the log holds exactly what the summary says (a segment that is
+    itself ``last_seq + 1``, empty, is only ever replaced by an equal empty one). Sizes and
+    names, unlike mtimes, have no clock granularity and survive a copy. Any doubt, a stat that
+    fails included, answers ``False``: the caller folds instead.
     """
     mark, last_seq = summary.get("log_mark"), summary.get("last_seq")
     if type(mark) is not list or len(mark) != 2 or type(last_seq) is not int:

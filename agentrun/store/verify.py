@@ -101,7 +101,7 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
             return report
         if header.task_id != task_id:
             report.problems.append(Problem(name, 0, f"header names task {header.task_id}"))
-        scan = scan_segment(data, header.size, header.first_seq)
+        scan = scan_segment(data, header.size, header.first_seq, zero_tail_is_end=is_last)
         for record in scan.records:
             squashed = squashed or record.event.kind == "task_squashed"
             blobs.update(_blob_digests(record.event))

@@ -12,7 +12,8 @@ Files and directories are model nodes, not paths: a renamed directory takes its 
 it, and an entry whose parent's entry was never made durable is unreachable after a crash.
 
 A *crash point* is every sync or directory operation (``fsync``, ``fdatasync``, ``fsync_dir``,
-``replace``, ``mkdir``, ``unlink``, ``rmdir``, ``truncate``, an ``open`` that creates). With
+``replace``, ``mkdir``, ``unlink``, ``rmdir``, ``truncate``, ``allocate``, an ``open`` that
+creates). With
 ``crash_at=k`` the k-th one raises ``SimulatedCrash`` instead of happening, and the file system is
 dead from then on (everything but ``close`` raises again). ``materialize(mode, rng)`` then
 rewrites the real tree under ``root`` as one crash state:
@@ -211,6 +212,29 @@ class CrashFS:
             self.pending.append(Op("write", node, offset=offset, data=chunk))
             self._fds[fd] = (node, append, offset + written)
         return written
+
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        self._alive()
+        written = self._real.pwrite(fd, data, offset)
+        node = self._fds[fd][0]
+        if node is not None and written:
+            chunk = bytes(data[:written])
+            _apply_write(node.data, offset, chunk)
+            self.pending.append(Op("write", node, offset=offset, data=chunk))
+        return written
+
+    def pread(self, fd: int, size: int, offset: int) -> bytes:
+        self._alive()
+        return self._real.pread(fd, size, offset)
+
+    def allocate(self, fd: int, offset: int, length: int) -> None:
+        # The file grows by zeros, durable at the next fsync: a truncate upwards in the model.
+        self._point("allocate")
+        self._real.allocate(fd, offset, length)
+        node = self._fds[fd][0]
+        if node is not None and offset + length > len(node.data):
+            _apply_truncate(node.data, offset + length)
+            self.pending.append(Op("truncate", node, offset=offset + length))
 
     def fdatasync(self, fd: int) -> None:
         self._point("fdatasync")

@@ -176,7 +176,9 @@ def check_stop(
             found.add(where, f"the error is not one line: {outcome!r}")
     elif isinstance(outcome, RunResult) and outcome.exit_code in finished_codes:
         tally.finished += 1
-        if fired.op not in HARMLESS_WHEN_READ:
+        # A full disk refusing the space ahead is not a failed write: the writer appends without.
+        room = fired.op == "allocate" and fs.error == "ENOSPC"
+        if fired.op not in HARMLESS_WHEN_READ and not room:
             found.add(where, "the run went on after a failed write, sync or directory operation")
     else:
         found.add(where, f"the run ended with {type(outcome).__name__}: {outcome}")

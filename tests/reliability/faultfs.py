@@ -110,6 +110,20 @@ class FaultFS(OsFileOps):
             return super().write(fd, data[: len(data) // 2])
         return super().write(fd, data)
 
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        # Counted as a write: to a fault, the log writer's pwrite is the write it is.
+        if self._enter("write", self._paths.get(fd, "")):
+            return super().pwrite(fd, data[: len(data) // 2], offset)
+        return super().pwrite(fd, data, offset)
+
+    def pread(self, fd: int, size: int, offset: int) -> bytes:
+        self._enter("pread", self._paths.get(fd, ""))
+        return super().pread(fd, size, offset)
+
+    def allocate(self, fd: int, offset: int, length: int) -> None:
+        self._enter("allocate", self._paths.get(fd, ""))
+        super().allocate(fd, offset, length)
+
     def fdatasync(self, fd: int) -> None:
         self._enter("fdatasync", self._paths.get(fd, ""))
         super().fdatasync(fd)

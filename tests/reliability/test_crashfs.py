@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agentrun.store.fileops import APPEND_FLAGS, CREATE_FLAGS
+from agentrun.store.fileops import APPEND_FLAGS, CREATE_FLAGS, WRITER_FLAGS
 from tests.reliability.crashfs import CrashFS, SimulatedCrash
 from tests.reliability.faultfs import FaultFS
 
@@ -63,6 +63,24 @@ def test_drop_unsynced_keeps_only_synced_bytes_and_synced_entries(disk: Path) ->
     fs.mkdir(str(disk / "e"))  # entry in the root not synced
     fs.materialize("drop_unsynced", random.Random(0))
     assert tree(disk) == {"d": None, "d/synced": b"abc", "d/old": b"old"}
+
+
+def test_preallocated_zeros_and_writes_into_them_are_durable_only_after_a_sync(
+    disk: Path,
+) -> None:
+    fs = CrashFS(disk)
+    create(fs, disk / "d" / "seg", b"head", sync=True)
+    fs.fsync_dir(str(disk / "d"))
+    fd = fs.open(str(disk / "d" / "seg"), WRITER_FLAGS)
+    fs.allocate(fd, 4, 8)
+    fs.pwrite(fd, b"ab", 4)
+    fs.materialize("drop_unsynced", random.Random(0))
+    assert tree(disk)["d/seg"] == b"head"
+    fs.fdatasync(fd)
+    fs.pwrite(fd, b"cd", 6)  # into the durable zeros, not synced
+    fs.close(fd)
+    fs.materialize("drop_unsynced", random.Random(0))
+    assert tree(disk)["d/seg"] == b"headab" + bytes(6)
 
 
 def test_a_directory_fsync_makes_its_entries_durable_but_not_its_own_entry(disk: Path) -> None:

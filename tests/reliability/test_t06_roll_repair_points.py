@@ -3,9 +3,10 @@
 ``AGENTRUN_SEGMENT_BYTES=4096`` makes the CLI roll small segments: the scripted agent's run rolls
 twice (at seqs 2 and about 20), so ``roll_tmp_created``, ``roll_before_replace`` and
 ``roll_after_replace`` are reached at n = 1 and n = 2. For the repair points a torn tail is made
-first (the run is killed at ``after_sync``, then garbage or half a record is appended to the
-last segment, as a crash mid-append leaves it); ``resume`` is killed inside the repair at
-``repair_before_truncate`` or ``repair_after_truncate_before_sync``.
+first (the run is killed at ``after_sync``, then garbage or half a record is written after the
+last record, into the zeros the writer preallocated, as a crash mid-append leaves it);
+``resume`` is killed inside the repair at ``repair_before_truncate`` or
+``repair_after_truncate_before_sync``.
 
 Each case then resumes to completion and checks: the events that survived the kill are the
 start of the final log with contiguous seqs (INV-PREFIX, INV-DURABLE in its kill -9 form); no
@@ -129,28 +130,32 @@ def test_a_kill_during_a_torn_tail_repair_loses_nothing_and_resume_completes(
     home, agent, task_id = start_killed_at(tmp_path, "after_sync", TORN_AFTER_SYNC)
     before = surviving_events(home, task_id)
     last = sorted(log_dir(home, task_id).glob("*.seg"))[-1]
-    data = last.read_bytes()
-    _header, bounds = record_bounds(data)
+    preallocated = last.read_bytes()
+    _header, bounds = record_bounds(preallocated)
+    end = bounds[-1]
     if tail == "garbage":
         torn = random.Random(f"{point}-{tail}").randbytes(300)
     else:  # a record cut in half by the crash: here a copy of the last one
-        torn = data[bounds[-2] : (bounds[-2] + bounds[-1]) // 2]
-    last.write_bytes(data + torn)
+        torn = preallocated[bounds[-2] : (bounds[-2] + bounds[-1]) // 2]
+    # The killed writer had preallocated (rule 13): the torn write lands in its zeros.
+    assert len(preallocated) > end
+    data = preallocated[:end] + torn + preallocated[end + len(torn) :]
+    last.write_bytes(data)
     assert surviving_events(home, task_id) == before  # readers stop at a torn tail
 
     env = {"AGENTRUN_HOME": str(home), "AGENTRUN_CRASH_AT": f"{point}:1", **agent.env()}
     repaired = run_agentrun("resume", task_id, "-q", env={**env, **SMALL_SEGMENTS})
     assert repaired.returncode == -signal.SIGKILL, f"{point} never reached: {repaired.stderr}"
-    saved = log_dir(home, task_id) / f"{last.name}.torn-{len(data)}"
-    assert saved.read_bytes() == torn, "rule 15: the dropped bytes are kept"
+    saved = log_dir(home, task_id) / f"{last.name}.torn-{end}"
+    assert saved.read_bytes() == data[end:], "rule 15: the dropped bytes are kept"
     cut = point == "repair_after_truncate_before_sync"
-    assert last.read_bytes() == (data if cut else data + torn)
+    assert last.read_bytes() == (data[:end] if cut else data)
     assert surviving_events(home, task_id) == before
 
     final = finish_and_check(home, agent, task_id, before, reference)
     repairs = torn_tail_repairs(final)
     # Rule 15.3: recorded either way; a run killed after the cut leaves it to the next open.
     assert [(r["segment"], r["offset"], r["bytes"]) for r in repairs] == [
-        (last.name, len(data), len(torn))
+        (last.name, end, len(data) - end)
     ]
     assert ("finished" in repairs[0]) == cut

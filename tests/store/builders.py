@@ -190,7 +190,7 @@ def record_bounds(segment: bytes) -> tuple[int, list[int]]:
     """``(header size, record start offsets + [end])`` of a well-formed segment's bytes."""
     header = decode_header(segment)
     assert header is not None
-    scan = scan_segment(segment, header.size, header.first_seq)
+    scan = scan_segment(segment, header.size, header.first_seq, zero_tail_is_end=True)
     assert scan.bad is None, scan.bad
     return header.size, [r.offset for r in scan.records] + [scan.end]
 

@@ -1,22 +1,25 @@
 """The log writer's bookkeeping: where the last record is, and the fence before every append.
 
 ``last_position`` must name the very bytes on disk (a snapshot is checked against them, rule
-18), also across a segment roll. The fence (rule 10) reads the file's size without disturbing
-appends: every record still lands at the end, and a foreign byte is caught before the next one.
+18), also across a segment roll. Appends land right after the last record, inside space the
+writer preallocated (rule 13). The fence (rule 10) catches a foreign append, a foreign byte where
+the next record goes and a truncation, before writing anything.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from agentrun.core.errors import FencingError
-from agentrun.store.framing import RECORD_HEADER, read_record
+from agentrun.store.framing import RECORD_HEADER, decode_header, is_zeros, read_record
 from agentrun.store.local import LocalTaskStore, LocalTaskWriter
+from agentrun.store.log_writer import PREALLOCATE_BYTES
 from tests.store.builders import event_at, make_created
 from tests.store.conftest import CleanLogs
 
@@ -58,7 +61,7 @@ def test_the_last_position_names_the_last_record_on_disk_across_a_roll(
         writer.close()
 
 
-def test_the_fence_leaves_appends_at_the_end_and_catches_a_foreign_byte(
+def test_appends_go_right_after_the_last_record_inside_the_preallocated_space(
     fast_home: Path,
 ) -> None:
     store, task_id, writer = new_writer(fast_home)
@@ -67,12 +70,57 @@ def test_the_fence_leaves_appends_at_the_end_and_catches_a_foreign_byte(
     try:
         for _ in range(5):
             writer.append([event_at(writer.next_seq, rng)], sync=False)
+        end = writer._log.last_position.end
         segment = os.path.join(log_dir, writer._log.last_position.segment)
-        assert os.path.getsize(segment) == writer._log.last_position.end
-        with open(segment, "ab") as foreign:
-            foreign.write(b"\x00")
+        data = Path(segment).read_bytes()
+        assert len(data) == first_append_offset(data) + PREALLOCATE_BYTES
+        assert is_zeros(data, end)  # rule 13: zeros after the last record
+    finally:
+        writer.close()
+    assert os.path.getsize(segment) == end  # a clean close cuts the file back to its data
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        pytest.param(lambda path, end: _append(path, b"\x00"), id="an-append-past-the-end"),
+        pytest.param(lambda path, end: _write_at(path, end, b"\x01"), id="a-byte-at-our-end"),
+        pytest.param(lambda path, end: os.truncate(path, end), id="a-truncation"),
+    ],
+)
+def test_the_fence_catches_a_foreign_write_and_writes_nothing(
+    fast_home: Path, foreign: Callable[[str, int], None]
+) -> None:
+    store, task_id, writer = new_writer(fast_home)
+    log_dir = os.path.join(store.task_dir(task_id), "log")
+    rng = random.Random(3)
+    try:
+        for _ in range(5):
+            writer.append([event_at(writer.next_seq, rng)], sync=False)
+        end = writer._log.last_position.end
+        segment = os.path.join(log_dir, writer._log.last_position.segment)
+        foreign(segment, end)
+        before = Path(segment).read_bytes()
         with pytest.raises(FencingError, match="rule 10"):
             writer.append([event_at(writer.next_seq, rng)], sync=False)
-        assert os.path.getsize(segment) == writer._log.last_position.end + 1  # nothing written
+        assert Path(segment).read_bytes() == before  # nothing written
     finally:
         writer.abandon()
+
+
+def first_append_offset(data: bytes) -> int:
+    """Where the task's first appended record starts: after the header and ``task_created``."""
+    header = decode_header(data)
+    assert header is not None
+    return read_record(data, header.size, 1).end
+
+
+def _append(path: str, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def _write_at(path: str, offset: int, data: bytes) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)

@@ -21,7 +21,7 @@ from agentrun.core.codec import encode_event
 from agentrun.core.errors import FencingError, StorageError
 from agentrun.core.events import Event
 from agentrun.store.fileops import OsFileOps
-from agentrun.store.framing import encode_record
+from agentrun.store.framing import encode_record, is_zeros
 from agentrun.store.local import LocalTaskStore
 from tests.store.builders import build_task, event_at, record_bounds
 from tests.store.conftest import CleanLogs
@@ -37,6 +37,7 @@ class FaultOps(OsFileOps):
         self.fdatasync_fails_at: int | None = None  # the n-th call (1-based) fails
         self.fdatasync_calls = 0
         self.segment_writes = 0
+        self.allocate_fault: int | None = None  # an errno every allocate fails with
 
     def open(self, path: str, flags: int, mode: int = 0o600) -> int:
         fd = super().open(path, flags, mode)
@@ -47,21 +48,26 @@ class FaultOps(OsFileOps):
         self.paths.pop(fd, None)
         super().close(fd)
 
-    def write(self, fd: int, data: bytes) -> int:
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
         if not self.paths.get(fd, "").endswith(".seg"):
-            return super().write(fd, data)
+            return super().pwrite(fd, data, offset)
         self.segment_writes += 1
         fault, half = self.write_fault, data[: len(data) // 2]
         if fault == "short":
-            return os.write(fd, half)
+            return os.pwrite(fd, half, offset)
         if fault == "enospc_partial":
-            os.write(fd, half)
+            os.pwrite(fd, half, offset)
             raise OSError(errno.ENOSPC, "No space left on device")
         if fault == "enospc":
             raise OSError(errno.ENOSPC, "No space left on device")
         if fault == "eio":
             raise OSError(errno.EIO, "Input/output error")
-        return super().write(fd, data)
+        return super().pwrite(fd, data, offset)
+
+    def allocate(self, fd: int, offset: int, length: int) -> None:
+        if self.allocate_fault is not None:
+            raise OSError(self.allocate_fault, os.strerror(self.allocate_fault))
+        super().allocate(fd, offset, length)
 
     def truncate(self, fd: int, size: int) -> None:
         if self.truncate_fails:
@@ -105,7 +111,9 @@ def test_a_failed_write_stops_the_writer_and_leaves_at_most_a_torn_tail(
     if fault in ("short", "enospc_partial") and truncate_fails:
         frames = b"".join(encode_record(_payload(e)) for e in batch)
         partial = frames[: len(frames) // 2]
-    assert segment.read_bytes() == good + partial, "the writer must cut back or leave the tail"
+    left = segment.read_bytes()
+    assert left[: len(good + partial)] == good + partial, "the writer must cut back or leave it"
+    assert is_zeros(left, len(good + partial)), "nothing but preallocated zeros after it"
 
     writes_before = ops.segment_writes
     ops.write_fault, ops.truncate_fails = None, False
@@ -125,9 +133,11 @@ def test_a_failed_write_stops_the_writer_and_leaves_at_most_a_torn_tail(
             break
         kept, kept_bytes = kept + 1, kept_bytes + size
     torn = len(partial) - kept_bytes
+    # Rule 15 keeps the dropped bytes to the end of the file: the preallocated zeros after them too.
+    dropped = len(left) - len(good) - kept_bytes
     reopened = store.open_writer(built.task_id)  # never CorruptLogError
     try:
-        assert [r["bytes"] for r in reopened.recovery] == ([torn] if torn else [])
+        assert [r["bytes"] for r in reopened.recovery] == ([dropped] if torn else [])
         assert reopened.next_seq == batch[0].seq + kept
         reopened.append(batch[kept:], sync=True)
     finally:
@@ -216,3 +226,40 @@ def test_an_event_whose_seq_does_not_follow_is_refused_without_writing(fast_home
         writer.append(ahead, sync=True)  # a refused seq does not break the writer
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EOPNOTSUPP, errno.EFBIG])
+def test_without_room_to_preallocate_the_writer_appends_as_the_file_grows(
+    error: int, fast_home: Path
+) -> None:
+    ops = FaultOps()
+    store = LocalTaskStore(fast_home, ops=ops)
+    built = build_task(store, 4, task_id="t-no-room")
+    ops.allocate_fault = error
+    writer = store.open_writer(built.task_id)
+    try:
+        for _ in range(3):
+            writer.append(next_events(writer.next_seq, 1), sync=True)
+        last = writer._log.last_position
+    finally:
+        writer.close()
+    assert last is not None
+    assert last_segment(store, built.task_id).stat().st_size == last.end  # no zeros: no room
+    assert [e.seq for e in store.events(built.task_id)] == list(range(1, last.seq + 1))
+
+
+def test_a_failed_preallocation_stops_the_writer_before_it_writes(fast_home: Path) -> None:
+    ops = FaultOps()
+    store = LocalTaskStore(fast_home, ops=ops)
+    built = build_task(store, 4, task_id="t-alloc-eio")
+    segment = last_segment(store, built.task_id)
+    good = segment.read_bytes()
+    ops.allocate_fault, writes = errno.EIO, ops.segment_writes
+    writer = store.open_writer(built.task_id)
+    with pytest.raises(StorageError, match="could not write"):
+        writer.append(next_events(writer.next_seq, 1), sync=True)
+    with pytest.raises(StorageError, match="stopped after an earlier failure"):
+        writer.append(next_events(writer.next_seq, 1), sync=True)
+    writer.abandon()
+    assert segment.read_bytes() == good
+    assert ops.segment_writes == writes
