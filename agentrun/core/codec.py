@@ -4,10 +4,15 @@ Rule 31: decode exactly one framed payload at a time, refuse ext types, timestam
 or duplicate keys, and turn every decoder failure into ``CorruptRecordError``. Rule 32: encode
 with ``use_bin_type=True`` and no stringifying ``default=`` hook; values that would not come back
 unchanged (ints outside int64, NaN/Inf) are refused before writing. No I/O here.
+
+``decode_records`` decodes a list of framed, CRC-checked payloads, each one alone, and proves
+the rest of the checks by calls over the whole list; any doubt sends it back to one full check
+per payload, so rule 31's answers are unchanged.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -15,12 +20,13 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import fields
-from itertools import product
+from itertools import chain, compress, product, repeat
+from operator import itemgetter
 from typing import Any, NoReturn, Union
 
 import msgpack
 
-from agentrun.core.errors import CorruptRecordError
+from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
 from agentrun.core.events import (
     _SCHEMAS,
     EVENT_TYPES,
@@ -84,11 +90,15 @@ _packers = threading.local()
 _KEEP_PACKER_BYTES = 1 << 20
 
 
-def _pack(value: Any) -> bytes:
+def _packer() -> msgpack.Packer:
     packer = getattr(_packers, "packer", None)
     if packer is None:
         packer = _packers.packer = msgpack.Packer(use_bin_type=True)
-    data: bytes = packer.pack(value)
+    return packer
+
+
+def _pack(value: Any) -> bytes:
+    data: bytes = _packer().pack(value)
     if len(data) > _KEEP_PACKER_BYTES:
         _packers.packer = None
     return data
@@ -436,6 +446,106 @@ def _decode_exact(payload: bytes) -> Any:
         except UnencodableValueError:
             return None
     return value
+
+
+def decode_records(payloads: list[bytes]) -> list[dict[str, Any]]:
+    """``decode_record`` of each payload, in order, up to the first one it refuses.
+
+    The list is shorter than ``payloads`` only where ``decode_record`` would raise for
+    ``payloads[len(list)]``: a caller that must say why decodes that one again. Records as this
+    version writes them are proved in a few calls over the whole list (``_decode_batch``);
+    any other list is decoded one payload at a time.
+    """
+    maps = _decode_batch(payloads)
+    if maps is not None:
+        return maps
+    maps = []
+    for payload in payloads:
+        try:
+            maps.append(decode_record(payload))
+        except (CorruptRecordError, UnsupportedVersionError):
+            break
+    return maps
+
+
+def _decode_batch(payloads: list[bytes]) -> list[dict[str, Any]] | None:
+    """``[decode_record(p) for p in payloads]`` if every payload takes the fast path, else ``None``.
+
+    The proof of ``_decode_exact`` and ``_has_event_layout``, made by calls over the list (C
+    loops) rather than a dozen Python steps per record. Each payload is decoded alone (rule 31),
+    with ``_decode_exact``'s options; packing each value again must give its payload back (no
+    duplicate keys, nothing decoded loosely). ``None`` at any doubt: the caller goes record by
+    record, where every check words its own error.
+    """
+    if not payloads or max(map(len, payloads)) > _EXACT_MAX_BYTES:
+        return None
+    try:
+        values = list(map(_unpack_exact, payloads))
+        if list(map(_packer().pack, values)) != payloads:
+            return None
+    except Exception:  # the record-by-record path says what is wrong
+        _packers.packer = None  # a failed pack may leave data in the packer's buffer
+        return None
+    if not _pass_byte_scan(values, payloads) or not _have_event_layouts(values):
+        return None
+    return values
+
+
+def _pass_byte_scan(values: list[Any], payloads: list[bytes]) -> bool:
+    """Whether each value passes ``_decode_exact``'s byte scan of its payload.
+
+    Where the scan flags a payload, ``check_encodable`` judges its value, as there.
+    """
+    watched = list(map(bytes.translate, payloads, repeat(None), repeat(_NOT_WATCHED)))
+    flagged = map(
+        any,
+        zip(
+            map(bytes.translate, watched, repeat(None), repeat(_CONTAINER_BYTES)),
+            map(MAX_DEPTH.__lt__, map(len, watched)),
+            map(_NON_FINITE.search, payloads),
+            strict=True,
+        ),
+    )
+    for value in compress(values, flagged):
+        try:
+            check_encodable(value)
+        except UnencodableValueError:
+            return False
+    return True
+
+
+def _have_event_layouts(values: list[Any]) -> bool:
+    """``_has_event_layout`` of every value, by one lookup of each value's keys and value types.
+
+    A signature (the keys, then the type of each value) names the one kind whose layout it is;
+    the value's ``kind`` must be that kind, and ``seq`` at least 1 (an int: the row says so).
+    """
+    signatures = _SIGNATURES or _build_signatures()
+    try:
+        rows = map(chain, values, map(map, repeat(type), map(dict.values, values)))
+        kinds = list(map(signatures.get, map(tuple, rows)))
+    except TypeError:  # a value that is not a map
+        return False
+    return (
+        None not in kinds
+        and list(map(dict.get, values, repeat("kind"))) == kinds
+        and min(map(_SEQ, values)) >= 1
+    )
+
+
+def _build_signatures() -> dict[tuple[Any, ...], str]:
+    """Every signature of every kind's layout (built on first use, as ``_LAYOUTS``)."""
+    signatures: dict[tuple[Any, ...], str] = {}
+    for kind, cls in EVENT_TYPES.items():
+        keys, rows = _event_layout(cls)
+        signatures.update(((*keys, *row), kind) for row in rows)
+    _SIGNATURES.update(signatures)
+    return signatures
+
+
+_SIGNATURES: dict[tuple[Any, ...], str] = {}
+_unpack_exact = functools.partial(msgpack.unpackb, **_EXACT_UNPACK_OPTIONS)
+_SEQ = itemgetter("seq")
 
 
 def _unique_map(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:

@@ -12,9 +12,10 @@ import struct
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, TypeVar
 
-from agentrun.core.codec import decode_record
+from agentrun.core.codec import decode_records
 from agentrun.core.errors import CorruptLogError, CorruptRecordError
 from agentrun.core.events import to_record
 from agentrun.store.fileops import FileOps
@@ -141,29 +142,57 @@ def _read_segments(
 
 
 def _scan_records(data: bytes, offset: int, seq: int, is_last: bool) -> _SegmentItems[Record]:
-    scan = scan_segment(data, offset, seq, look_past_bad=is_last)
+    scan = scan_segment(data, offset, seq, look_past_bad=is_last, zero_tail_is_end=is_last)
     yield scan.records
     return scan
 
 
 _FRAME = struct.Struct("<II")  # a record header: length, crc32(length ‖ payload)
+_SEQ = itemgetter("seq")
 
 
 def _scan_maps(data: bytes, offset: int, seq: int, is_last: bool) -> _SegmentItems[dict[str, Any]]:
     """The segment's records as event maps, accepted by exactly ``read_record``'s checks.
 
     Handed on in lists of ``MAPS_PER_BATCH`` as they are decoded (the last one may be longer,
-    see below).
+    see below): each list is the next run of valid frames, decoded together
+    (``decode_records``) and kept up to the first record out of sequence.
 
-    At the first record this loop does not take, ``scan_segment`` reads on from there, so
-    framing alone decides what is wrong and whether it is a torn tail (rule 14).
+    At the first record this loop does not take (a bad frame, a payload ``decode_record``
+    refuses, a seq out of order), ``scan_segment`` reads on from there, so framing alone
+    decides what is wrong and whether it is a torn tail (rule 14).
     """
-    maps: list[dict[str, Any]] = []
-    end, unpack_frame, crc32 = len(data), _FRAME.unpack_from, zlib.crc32
-    while offset < end:
-        if len(maps) == MAPS_PER_BATCH:
+    while True:
+        payloads = _frame_payloads(data, offset, MAPS_PER_BATCH)
+        maps = decode_records(payloads)
+        taken = _in_sequence(maps, seq)
+        if taken < len(payloads):
+            del maps[taken:]
+            payloads = payloads[:taken]
+        offset += RECORD_HEADER * taken + sum(map(len, payloads))
+        seq += taken
+        if taken < MAPS_PER_BATCH:
+            break
+        yield maps
+    if offset == len(data):
+        if maps:
             yield maps
-            maps = []
+        return None
+    scan = scan_segment(data, offset, seq, look_past_bad=is_last, zero_tail_is_end=is_last)
+    maps += [to_record(record.event) for record in scan.records]
+    if maps:
+        yield maps
+    return scan
+
+
+def _frame_payloads(data: bytes, offset: int, limit: int) -> list[bytes]:
+    """The payloads of the frames from ``offset`` on, up to ``limit`` of them.
+
+    They end before the first frame whose length or CRC is wrong, or at the end of ``data``.
+    """
+    payloads: list[bytes] = []
+    end, unpack_frame, crc32 = len(data), _FRAME.unpack_from, zlib.crc32
+    for _ in range(limit):
         if end - offset < RECORD_HEADER:
             break
         length, crc = unpack_frame(data, offset)
@@ -174,20 +203,14 @@ def _scan_maps(data: bytes, offset: int, seq: int, is_last: bool) -> _SegmentIte
         payload = data[start:stop]
         if crc32(payload, crc32(data[offset : offset + 4])) != crc:
             break
-        try:
-            record = decode_record(payload)
-        except CorruptRecordError:
-            break
-        if record["seq"] != seq:
-            break
-        maps.append(record)
-        offset, seq = stop, seq + 1
-    else:
-        if maps:
-            yield maps
-        return None
-    scan = scan_segment(data, offset, seq, look_past_bad=is_last)
-    maps += [to_record(record.event) for record in scan.records]
-    if maps:
-        yield maps
-    return scan
+        payloads.append(payload)
+        offset = stop
+    return payloads
+
+
+def _in_sequence(maps: list[dict[str, Any]], seq: int) -> int:
+    """How many of ``maps``, from the first, have the seqs ``seq``, ``seq + 1``, and so on."""
+    seqs = list(map(_SEQ, maps))
+    if seqs == list(range(seq, seq + len(seqs))):
+        return len(seqs)
+    return next(index for index, found in enumerate(seqs) if found != seq + index)
