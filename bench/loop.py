@@ -110,19 +110,19 @@ class CountingOps(OsFileOps):
 
     def open(self, path: str, flags: int, mode: int = FILE_MODE) -> int:
         fd = super().open(path, flags, mode)
-        if flags & os.O_APPEND and os.path.basename(os.path.dirname(path)) == "log":
-            self._log_fds.add(fd)
+        if flags & os.O_RDWR and os.path.basename(os.path.dirname(path)) == "log":
+            self._log_fds.add(fd)  # the log writer's descriptor (``WRITER_FLAGS``)
         return fd
 
     def close(self, fd: int) -> None:
         self._log_fds.discard(fd)
         super().close(fd)
 
-    def write(self, fd: int, data: bytes) -> int:
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
         if fd in self._log_fds:
             self.log_writes += 1
             self.log_bytes += len(data)
-        return super().write(fd, data)
+        return super().pwrite(fd, data, offset)
 
     def fdatasync(self, fd: int) -> None:
         started = time.perf_counter()
