@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from agentrun.core.events import Event, RunStarted
-from agentrun.store.framing import RECORD_HEADER
+from agentrun.store.framing import RECORD_HEADER, is_zeros
 from agentrun.store.local import LocalTaskStore
 from agentrun.store.log_reader import Position, iter_records
 from agentrun.store.segments import list_segments
@@ -99,5 +99,5 @@ def _mark(store: LocalTaskStore, log_dir: str, position: Position | None) -> _Ma
     unread = False
     if position is not None and position.segment == os.path.basename(path) and size > position.end:
         head = store.ops.read_range(path, position.end, RECORD_HEADER)
-        unread = head.count(0) != len(head)
+        unread = not is_zeros(head, 0)
     return _Mark(path, size, unread)

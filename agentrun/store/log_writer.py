@@ -27,7 +27,13 @@ from agentrun.core.errors import FencingError, StorageError
 from agentrun.core.events import Event
 from agentrun.store.crashpoints import crash_point
 from agentrun.store.fileops import CREATE_FLAGS, WRITER_FLAGS, FileOps, pwrite_all, write_all
-from agentrun.store.framing import MAX_RECORD, RECORD_HEADER, encode_header, encode_record
+from agentrun.store.framing import (
+    MAX_RECORD,
+    RECORD_HEADER,
+    encode_header,
+    encode_record,
+    is_zeros,
+)
 from agentrun.store.log_reader import Position
 from agentrun.store.recovery import OpenedTail
 from agentrun.store.segments import segment_name
@@ -209,7 +215,7 @@ class LogWriter:
         except OSError as exc:
             self._broken = str(exc)
             raise StorageError(f"cannot read {self._path}: {exc}") from None
-        if size != self._size or ahead.count(0) != len(ahead):
+        if size != self._size or not is_zeros(ahead, 0):
             self._broken = "segment changed under the writer"
             found = f"is {size} bytes" if size != self._size else f"has data at byte {self._end}"
             raise FencingError(

@@ -241,3 +241,17 @@ def seeded(test: Any) -> Any:
     """
     value = os.environ.get("AGENTRUN_SEED")
     return hypothesis_seed(int(value))(test) if value else test
+
+
+def apply_edit(data: bytearray, op: str, where: int, byte: int) -> None:
+    """Mutate an encoded payload in place: insert, delete, flip a bit of or overwrite a byte."""
+    at = where % (len(data) + 1)
+    if op == "insert":
+        data[at:at] = bytes([byte])
+    elif data and at < len(data):
+        if op == "delete":
+            del data[at]
+        elif op == "flip":
+            data[at] ^= 1 << (byte % 8)
+        else:
+            data[at] = byte

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from agentrun.core.codec import _decode_batch, decode_record, decode_records, encode_event
 from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
 from agentrun.core.events import Event
-from tests.core.strategies import any_event, seeded
+from tests.core.strategies import any_event, apply_edit, seeded
 from tests.core.test_codec_fast_decode import CASES, cancel, pack
 from tests.reliability.test_t04_hostile_msgpack import CASES as HOSTILE
 from tests.store.builders import event_at
@@ -164,15 +164,5 @@ def test_lists_with_mutated_payloads_decode_as_one_by_one(
 ) -> None:
     payloads = [bytearray(encode_event(event)) for event in events]
     for which, op, where, byte in edits:
-        data = payloads[which % len(payloads)]
-        at = where % (len(data) + 1)
-        if op == "insert":
-            data[at:at] = bytes([byte])
-        elif data and at < len(data):
-            if op == "delete":
-                del data[at]
-            elif op == "flip":
-                data[at] ^= 1 << (byte % 8)
-            else:
-                data[at] = byte
+        apply_edit(payloads[which % len(payloads)], op, where, byte)
     assert_same_as_one_by_one([bytes(p) for p in payloads])

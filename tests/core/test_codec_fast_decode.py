@@ -29,7 +29,7 @@ from agentrun.core.codec import (
 )
 from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
 from agentrun.core.events import Event, to_record
-from tests.core.strategies import any_event, seeded
+from tests.core.strategies import any_event, apply_edit, seeded
 from tests.store.builders import event_at
 
 TS = "2026-01-01T00:00:00+00:00"
@@ -206,16 +206,7 @@ def test_mutated_payloads_get_the_strict_path_s_answer(
 ) -> None:
     data = bytearray(encode_event(event))
     for op, where, byte in edits:
-        at = where % (len(data) + 1)
-        if op == "insert":
-            data[at:at] = bytes([byte])
-        elif data and at < len(data):
-            if op == "delete":
-                del data[at]
-            elif op == "flip":
-                data[at] ^= 1 << (byte % 8)
-            else:
-                data[at] = byte
+        apply_edit(data, op, where, byte)
     assert_same_as_strict(bytes(data))
 
 

@@ -64,14 +64,8 @@ def test_the_last_position_names_the_last_record_on_disk_across_a_roll(
 def test_appends_go_right_after_the_last_record_inside_the_preallocated_space(
     fast_home: Path,
 ) -> None:
-    store, task_id, writer = new_writer(fast_home)
-    log_dir = os.path.join(store.task_dir(task_id), "log")
-    rng = random.Random(3)
+    writer, segment, end = writer_with_five_records(fast_home)
     try:
-        for _ in range(5):
-            writer.append([event_at(writer.next_seq, rng)], sync=False)
-        end = writer._log.last_position.end
-        segment = os.path.join(log_dir, writer._log.last_position.segment)
         data = Path(segment).read_bytes()
         assert len(data) == first_append_offset(data) + PREALLOCATE_BYTES
         assert is_zeros(data, end)  # rule 13: zeros after the last record
@@ -91,21 +85,26 @@ def test_appends_go_right_after_the_last_record_inside_the_preallocated_space(
 def test_the_fence_catches_a_foreign_write_and_writes_nothing(
     fast_home: Path, foreign: Callable[[str, int], None]
 ) -> None:
-    store, task_id, writer = new_writer(fast_home)
-    log_dir = os.path.join(store.task_dir(task_id), "log")
-    rng = random.Random(3)
+    writer, segment, end = writer_with_five_records(fast_home)
     try:
-        for _ in range(5):
-            writer.append([event_at(writer.next_seq, rng)], sync=False)
-        end = writer._log.last_position.end
-        segment = os.path.join(log_dir, writer._log.last_position.segment)
         foreign(segment, end)
         before = Path(segment).read_bytes()
         with pytest.raises(FencingError, match="rule 10"):
-            writer.append([event_at(writer.next_seq, rng)], sync=False)
+            writer.append([event_at(writer.next_seq, random.Random(4))], sync=False)
         assert Path(segment).read_bytes() == before  # nothing written
     finally:
         writer.abandon()
+
+
+def writer_with_five_records(home: Path) -> tuple[LocalTaskWriter, str, int]:
+    """A writer that appended five records: it, its segment's path, and the end of its data."""
+    store, task_id, writer = new_writer(home)
+    rng = random.Random(3)
+    for _ in range(5):
+        writer.append([event_at(writer.next_seq, rng)], sync=False)
+    position = writer._log.last_position
+    assert position is not None
+    return writer, os.path.join(store.task_dir(task_id), "log", position.segment), position.end
 
 
 def first_append_offset(data: bytes) -> int:
