@@ -5,9 +5,9 @@
 1. Append: ``writer.append([event], sync=True)`` per event (about 400-byte events) against a raw
    loop of ``os.write`` + ``os.fdatasync`` of the *same frames*, in the same directory, in
    alternating repetitions; medians of µs/append, and the ratio (target ≤ 1.10). The store
-   preallocates its segment (rule 13), so its fdatasync has no file size to commit; a third
-   loop does the same raw, ``os.pwrite`` into ``posix_fallocate``d space, to show the store's
-   cost over its own I/O pattern too.
+   preallocates its segment with written zeros (rule 13), so its fdatasync has no file size and
+   no extent to commit; a third loop does the same raw, ``os.pwrite`` into zeros written ahead
+   the same way, to show the store's cost over its own I/O pattern too.
 2. Load: ``store.load`` of tasks with 10^3, 10^4 and 10^5 events, with the newest snapshot 500
    events behind the end (the default cadence is one per 1000) and with no snapshot; plus a cold
    ``python -c`` process loading the largest task (target with snapshots: ≤ 50 ms, flat in N).
@@ -47,7 +47,7 @@ from agentrun.core.events import (
 from agentrun.store.fileops import OsFileOps
 from agentrun.store.framing import encode_record
 from agentrun.store.local import LocalTaskStore
-from agentrun.store.log_writer import PREALLOCATE_BYTES
+from agentrun.store.log_writer import DEFAULT_SEGMENT_BYTES, preallocated_size
 from bench.inspect import NoSyncOps
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -149,15 +149,17 @@ def bench_raw_appends(path: Path, frames: list[bytes]) -> list[float]:
 
 
 def bench_raw_preallocated_appends(path: Path, frames: list[bytes]) -> list[float]:
-    """The store's I/O pattern, raw: pwrite at the end of space preallocated 1 MiB at a time."""
+    """The store's I/O pattern, raw: pwrite at the end of zeros written ahead as the store does."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     latencies, end, size = [], 0, 0
+    allocate = OsFileOps().allocate
     try:
         for frame in frames:
             started = time.perf_counter_ns()
             if end + len(frame) > size:
-                os.posix_fallocate(fd, size, end + len(frame) + PREALLOCATE_BYTES - size)
-                size = end + len(frame) + PREALLOCATE_BYTES
+                new_size = preallocated_size(end, len(frame), DEFAULT_SEGMENT_BYTES)
+                allocate(fd, size, new_size - size)
+                size = new_size
             if os.pwrite(fd, frame, end) != len(frame):
                 raise OSError("short write")
             end += len(frame)

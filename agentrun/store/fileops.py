@@ -1,13 +1,14 @@
 """The one seam every store file operation goes through (test plan F1).
 
 Production uses ``OsFileOps``: raw descriptors, one ``os.write`` or ``os.pwrite`` per call,
-``fdatasync``, ``posix_fallocate`` and directory fsyncs. Tests substitute a power-loss simulator
-or a fault injector with the same methods. Errors are ``OSError`` here; the store translates
-them where it calls.
+``fdatasync``, zero-filled preallocation and directory fsyncs. Tests substitute a power-loss
+simulator or a fault injector with the same methods. Errors are ``OSError`` here; the store
+translates them where it calls.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Protocol
@@ -20,6 +21,7 @@ WRITER_FLAGS = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
 READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+_ZEROS = memoryview(bytes(1 << 20))  # what ``allocate`` writes, 1 MiB at most per call
 
 
 class FileOps(Protocol):
@@ -62,12 +64,17 @@ class OsFileOps:
         return os.pread(fd, size, offset)
 
     def allocate(self, fd: int, offset: int, length: int) -> None:
-        # Zero-filled space for appends to come (rule 13); the file's size grows to cover it.
-        if not hasattr(os, "posix_fallocate"):  # pragma: no cover - macOS
-            import errno
-
-            raise OSError(errno.EOPNOTSUPP, "posix_fallocate is not available")
-        os.posix_fallocate(fd, offset, length)
+        # Zero-filled space for appends to come (rule 13), past the end of the file's data; its
+        # size grows to cover it. Written zeros, not posix_fallocate: a later overwrite of
+        # written blocks has no unwritten extent to convert, so its fdatasync commits no
+        # metadata (PostgreSQL zero-fills its WAL for the same reason; docs/decisions.md).
+        zeros = _ZEROS
+        while length > 0:
+            written = os.pwrite(fd, zeros[: min(length, len(zeros))], offset)
+            if written <= 0:  # pragma: no cover - pwrite reports errors, not zero
+                raise OSError(errno.EIO, "no progress writing preallocated zeros")
+            offset += written
+            length -= written
 
     def fdatasync(self, fd: int) -> None:
         # Rule 7: macOS fsync does not reach the platter; F_FULLFSYNC does.
@@ -156,6 +163,4 @@ def pwrite_all(ops: FileOps, fd: int, data: bytes, offset: int) -> None:
 
 def _check_written(written: int, data: bytes) -> None:
     if written != len(data):
-        import errno
-
         raise OSError(errno.EIO, f"short write: {written} of {len(data)} bytes")

@@ -7,10 +7,12 @@ long as it left it, that nothing was written where it is about to write, and tha
 contiguous (rule 10). A failed or short write, or a failed fsync, breaks the writer for good: no
 retry, no further append (rules 8-9).
 
-The writer preallocates the active segment ahead of its appends, ``PREALLOCATE_BYTES`` at a
-time (rule 13). An fdatasync after a write that does not grow the file has no size to commit:
-on ext4 it costs about 0.7 of one after an append. Zeros after the last record are the end of
-the log to every reader (``scan_segment``). A segment is cut back to its data before it is
+The writer preallocates the active segment ahead of its appends by writing zeros (rule 13):
+as much as the segment holds already, from ``MIN_PREALLOCATE_BYTES`` up to ``PREALLOCATE_BYTES``
+at a time, so a short run writes few. An fdatasync after an overwrite of written zeros has no
+size and no extent to commit: on ext4 it costs about 0.7 of one after an append
+(docs/decisions.md). Zeros after the last record are the end of the log to every reader
+(``scan_segment``). A segment is cut back to its data before it is
 sealed by a roll and when the writer closes cleanly, so only a running or crashed task's last
 segment carries zeros.
 """
@@ -39,7 +41,8 @@ from agentrun.store.recovery import OpenedTail
 from agentrun.store.segments import segment_name
 
 DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024
-PREALLOCATE_BYTES = 1024 * 1024
+PREALLOCATE_BYTES = 1024 * 1024  # the most zeros written ahead at once
+MIN_PREALLOCATE_BYTES = 64 * 1024  # the least: a run that appends a few events writes little
 # Preallocation errors after which the writer appends without (rule 13): a file system that
 # cannot preallocate, or too little room for the space ahead that may still hold the record.
 _APPEND_INSTEAD = (
@@ -226,7 +229,7 @@ class LogWriter:
 
     def _allocate(self, needed: int) -> None:
         """Preallocate room for ``needed`` bytes and more, within the segment's size (rule 13)."""
-        size = max(self._end + needed, min(self._end + PREALLOCATE_BYTES, self._segment_bytes))
+        size = preallocated_size(self._end, needed, self._segment_bytes)
         try:
             self._ops.allocate(self._fd, self._size, size - self._size)
         except OSError as exc:
@@ -304,6 +307,16 @@ class LogWriter:
             return self._ops.open(path, WRITER_FLAGS)
         except OSError as exc:
             raise StorageError(f"cannot open {path} for appending: {exc}") from None
+
+
+def preallocated_size(end: int, needed: int, segment_bytes: int) -> int:
+    """The size to zero-fill a segment to when ``needed`` bytes do not fit after ``end``.
+
+    As much room again as the segment's data, from ``MIN_PREALLOCATE_BYTES`` up to
+    ``PREALLOCATE_BYTES``, within ``segment_bytes``, and always room for the ``needed`` bytes.
+    """
+    ahead = min(PREALLOCATE_BYTES, max(MIN_PREALLOCATE_BYTES, end))
+    return max(end + needed, min(end + ahead, segment_bytes))
 
 
 def _write_error(path: str, exc: OSError) -> StorageError:

@@ -19,7 +19,7 @@ import pytest
 from agentrun.core.errors import FencingError
 from agentrun.store.framing import RECORD_HEADER, decode_header, is_zeros, read_record
 from agentrun.store.local import LocalTaskStore, LocalTaskWriter
-from agentrun.store.log_writer import PREALLOCATE_BYTES
+from agentrun.store.log_writer import MIN_PREALLOCATE_BYTES, PREALLOCATE_BYTES
 from tests.store.builders import event_at, make_created
 from tests.store.conftest import CleanLogs
 
@@ -67,11 +67,33 @@ def test_appends_go_right_after_the_last_record_inside_the_preallocated_space(
     writer, segment, end = writer_with_five_records(fast_home)
     try:
         data = Path(segment).read_bytes()
-        assert len(data) == first_append_offset(data) + PREALLOCATE_BYTES
+        # A short log gets the least ahead of it: a run of a few events writes few zeros.
+        assert len(data) == first_append_offset(data) + MIN_PREALLOCATE_BYTES
         assert is_zeros(data, end)  # rule 13: zeros after the last record
     finally:
         writer.close()
     assert os.path.getsize(segment) == end  # a clean close cuts the file back to its data
+
+
+def test_the_space_ahead_grows_with_the_segment_up_to_its_cap(fast_home: Path) -> None:
+    store, task_id, writer = new_writer(fast_home)
+    segment = os.path.join(store.task_dir(task_id), "log", writer._log.last_position.segment)
+    rng = random.Random(5)
+    grown: list[tuple[int, int]] = []  # (end of data before the append, the file's new size)
+    try:
+        while os.path.getsize(segment) < 3 * PREALLOCATE_BYTES:
+            end, size = writer._log.mark[1], os.path.getsize(segment)
+            writer.append([event_at(writer.next_seq, rng, output_size=20_000)], sync=False)
+            if os.path.getsize(segment) != size:
+                grown.append((end, os.path.getsize(segment)))
+        assert is_zeros(Path(segment).read_bytes(), writer._log.mark[1])  # zeros after the data
+    finally:
+        writer.close()
+    # Each time as much as the segment held, at least the least and at most the cap.
+    ahead = [size - end for end, size in grown]
+    assert ahead == [min(PREALLOCATE_BYTES, max(MIN_PREALLOCATE_BYTES, end)) for end, _ in grown]
+    assert ahead[0] == MIN_PREALLOCATE_BYTES and ahead[-1] == PREALLOCATE_BYTES
+    assert len(set(ahead)) >= 4  # it ramped: 64 KiB, then more, then the cap
 
 
 @pytest.mark.parametrize(
