@@ -107,6 +107,7 @@ class CountingOps(OsFileOps):
         self.log_bytes = 0
         self.all_syncs = 0
         self.sync_seconds = 0.0
+        self.log_sync_seconds = 0.0  # of which the log's own fdatasyncs
 
     def open(self, path: str, flags: int, mode: int = FILE_MODE) -> int:
         fd = super().open(path, flags, mode)
@@ -127,6 +128,8 @@ class CountingOps(OsFileOps):
     def fdatasync(self, fd: int) -> None:
         started = time.perf_counter()
         super().fdatasync(fd)
+        if fd in self._log_fds:
+            self.log_sync_seconds += time.perf_counter() - started
         self._synced(started)
 
     def fsync(self, fd: int) -> None:
@@ -230,6 +233,7 @@ class Sample:
     log_writes: int
     log_bytes: int
     sync_seconds: float  # wall time inside those fsync-like calls
+    log_sync_seconds: float  # of which inside the log's fdatasyncs
 
 
 @dataclass
@@ -319,6 +323,7 @@ class Bench:
             log_writes=self.ops.log_writes,
             log_bytes=self.ops.log_bytes,
             sync_seconds=self.ops.sync_seconds,
+            log_sync_seconds=self.ops.log_sync_seconds,
         )
 
     def run_floor(self, writes: int, syncs: int, total_bytes: int) -> FloorSample:
@@ -416,7 +421,7 @@ def median_us(values: Iterator[float] | list[float], steps: int) -> float:
 def table(results: list[Result], steps: int) -> list[str]:
     lines = [
         "| workload (tool effect / fsync) | agentrun µs/step | floor µs/step | ratio "
-        "| agentrun − floor µs/step | in fsync µs/step: agentrun / floor "
+        "| agentrun − floor µs/step | in fsync µs/step: agentrun (log) / floor "
         "| agentrun CPU µs/step | of which GC | first 10 % µs/step "
         "| last 10 % µs/step | log fsyncs/step | all fsyncs/step | log writes/step "
         "| log bytes/step | target met |",
@@ -426,6 +431,7 @@ def table(results: list[Result], steps: int) -> list[str]:
         agent_us = median_us([s.seconds for s in r.agentrun], steps)
         floor_us = median_us([f.seconds for f in r.floor], steps)
         agent_sync_us = median_us([s.sync_seconds for s in r.agentrun], steps)
+        log_sync_us = median_us([s.log_sync_seconds for s in r.agentrun], steps)
         floor_sync_us = median_us([f.sync_seconds for f in r.floor], steps)
         cpu_us = median_us([s.cpu_seconds for s in r.agentrun], steps)
         gc_us = median_us([s.gc_seconds for s in r.agentrun], steps)
@@ -446,7 +452,7 @@ def table(results: list[Result], steps: int) -> list[str]:
             f"| {r.workload.effect} / {'off (patched)' if off else r.workload.mode} "
             f"| {agent_us:,.0f} | {floor_us:,.0f}{' (writes only)' if off else ''} "
             f"| {'— (CPU only)' if off else ratio} | {agent_us - floor_us:,.0f} "
-            f"| {agent_sync_us:,.0f} / {floor_sync_us:,.0f} "
+            f"| {agent_sync_us:,.0f} ({log_sync_us:,.0f}) / {floor_sync_us:,.0f} "
             f"| {cpu_us:,.0f} | {gc_us:,.0f} | {first_us:,.0f} | {last_us:,.0f} "
             f"| {fsyncs:.3f}{noop} | {last.all_syncs / steps:.3f}{noop} "
             f"| {last.log_writes / steps:.3f} | {last.log_bytes / steps:,.0f} | {met} |"
@@ -460,7 +466,8 @@ turn, run_started, the closing snapshot and summary are included). floor = a raw
 the same directory doing as many `os.write` calls (same total bytes) and `os.fdatasync` calls as
 the agentrun run just before it (for "off" only the writes). CPU = process time of the run;
 GC = wall time inside the cyclic garbage collector (`gc.callbacks`). in fsync = wall time inside
-the fsync-like calls (agentrun: all of them, snapshots included; floor: its fdatasyncs).
+the fsync-like calls (agentrun: all of them, snapshots included, and in brackets the log's
+fdatasyncs alone; floor: its fdatasyncs).
 first/last 10 % = wall µs/step over the first and the last tenth of the turns: a growing value
 means the per-step cost grows with the conversation. log fsyncs = `writer.fsync_count`; all
 fsyncs adds the snapshot, summary and directory fsyncs (every `OsFileOps` fsync-like call).
