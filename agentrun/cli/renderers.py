@@ -155,7 +155,7 @@ def render_task(out: Console, view: TaskView) -> None:
         f"{s['input_tokens']:,}+{s['output_tokens']:,} tokens · ${s['cost_usd']:.4f} · "
         f"{format_duration(s['active_seconds'])} active · {s['attempts']} runs",
     )
-    limits = [f"{b.name} {_num(b.used)}/{_num(b.limit)}" for b in view.budget if b.limit]
+    limits = [f"{b.name} {_budget_use(b.name, b.used, b.limit)}" for b in view.budget if b.limit]
     if limits:
         _field(out, "budget", " · ".join(limits))
     if s.get("stop_reason") == "needs_attention" and s.get("status") != "needs_attention":
@@ -198,10 +198,17 @@ def _field(out: Console, name: str, value: str) -> None:
     out.print(Text.assemble((f"{name:<8}", "dim"), " ", value), soft_wrap=True)
 
 
-def _num(value: float | None) -> str:
-    if value is None:
-        return "∞"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def _budget_use(name: str, used: float, limit: float) -> str:
+    """``used/limit`` in the budget's own unit: ``12/200``, ``1m05s/2h00m``, ``$0.0312/$5.00``."""
+    if name == "max_time":
+        return f"{format_duration(used)}/{format_duration(limit)}"
+    if name == "max_cost_usd":
+        return f"${used:.4f}/${limit:.2f}"
+    return (
+        f"{used:,}/{limit:,}"
+        if isinstance(used, int) and isinstance(limit, int)
+        else f"{used:g}/{limit:g}"
+    )
 
 
 def _message_line(message: dict[str, Any]) -> Text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import fields
 from datetime import UTC, datetime
 
@@ -142,6 +143,20 @@ def test_show_human_output_names_status_goal_and_usage(cli, agentrun_home, tmp_p
     assert "goal     do the thing" in out
     assert "9 steps" in out and "changed out.txt" in out
     assert "charge(amount=5)" in out
+
+
+def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home, tmp_path):
+    budget = (
+        '[budget]\nmax_steps = 1200\nmax_time = "2h"\nmax_cost_usd = 5\n'
+        "[budget.prices]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n"
+    )
+    task_id = finished_task(agentrun_home, tmp_path, extra=budget)
+    (line,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("budget")]
+    uses = dict(part.split(" ", 1) for part in line.removeprefix("budget").strip().split(" · "))
+    assert uses["max_steps"] == "9/1,200"
+    assert re.fullmatch(r"(\d+ms|\d+(\.\d)?s)/2h00m", uses["max_time"])
+    assert uses["max_cost_usd"].startswith("$0.") and uses["max_cost_usd"].endswith("/$5.00")
+    assert uses["max_attempts"] == "0/5"
 
 
 def test_ls_shows_what_the_log_holds_after_a_run_died_without_a_summary(
