@@ -203,7 +203,8 @@ def _budget_use(name: str, used: float, limit: float) -> str:
     if name == "max_time":
         return f"{format_duration(used)}/{format_duration(limit)}"
     if name == "max_cost_usd":
-        return f"${used:.4f}/${limit:.2f}"
+        cap = f"{limit:.2f}" if round(limit, 2) == limit else f"{limit:g}"  # $5.00, $0.001
+        return f"${used:.4f}/${cap}"
     return (
         f"{used:,}/{limit:,}"
         if isinstance(used, int) and isinstance(limit, int)

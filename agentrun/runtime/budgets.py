@@ -41,7 +41,7 @@ def check_budgets(state: State, budget: dict[str, Any]) -> BudgetStop | None:
     if cost is not None and state.cost_usd >= cost:
         return BudgetStop(
             "budget",
-            f"max_cost_usd {cost:.2f} reached (${state.cost_usd:.4f} spent); raise it with "
+            f"max_cost_usd {cost:g} reached (${state.cost_usd:.4f} spent); raise it with "
             "`agentrun resume --max-cost-usd X`",
         )
     limit = budget.get("max_time")

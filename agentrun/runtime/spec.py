@@ -6,6 +6,7 @@ batch) rebuilds the agent from it, so a task keeps its agent even if the file ch
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -209,15 +210,20 @@ def parse_budget(table: dict[str, Any], where: str) -> dict[str, Any]:
         ok = isinstance(value, wanted) or (wanted is float and isinstance(value, int))
         if not ok or isinstance(value, bool):
             raise SpecError(f"{where}: [budget] {key} must be a {wanted.__name__}")
-        if key != "prices" and value <= 0:
-            raise SpecError(f"{where}: [budget] {key} must be positive")
+        if key != "prices" and not (math.isfinite(value) and value > 0):  # NaN fails both
+            raise SpecError(f"{where}: [budget] {key} must be a positive number, not {value}")
         budget[key] = float(value) if wanted is float else value
     if "prices" in budget:
         prices = budget["prices"]
-        for key in prices:
+        for key, price in prices.items():
             if key not in ("input_per_mtok", "output_per_mtok"):
                 raise SpecError(
                     f"{where}: [budget.prices] knows input_per_mtok and output_per_mtok"
+                )
+            number = isinstance(price, int | float) and not isinstance(price, bool)
+            if not (number and math.isfinite(price) and price >= 0):
+                raise SpecError(
+                    f"{where}: [budget.prices] {key} must be a number of US dollars, 0 or more"
                 )
     return budget
 

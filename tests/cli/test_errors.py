@@ -144,6 +144,40 @@ def test_a_cost_cap_without_prices_is_refused_before_any_task_exists(
     assert with_prices.code == 0, with_prices.err
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_a_budget_that_is_not_a_positive_finite_number_is_refused_before_any_task_exists(
+    value: str, cli: Cli, agentrun_home: Path, tmp_path: Path
+) -> None:
+    # TOML and float() both accept nan and inf; neither can be a spending or time limit.
+    agent = make_agent(tmp_path / "agent")
+    prices = "\n[budget.prices]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n"
+    agent.spec.write_text(agent.spec.read_text() + prices)
+    for option in ("--max-cost-usd", "--max-tokens", "--max-steps"):
+        refused = cli("start", "--agent", str(agent.spec), option, value, "goal")
+        assert refused.code == 2 and refused.out == "", (option, refused)
+        assert "internal error" not in refused.err
+    refused = cli("start", "--agent", str(agent.spec), "--max-cost-usd", value, "goal")
+    assert_one_error_line(refused.err, "max_cost_usd must be a positive number")
+    task_id = cli("submit", "--agent", str(agent.spec), "goal").out.split()[0]
+    raised = cli("resume", task_id, "--max-cost-usd", value)
+    assert raised.code == 2
+    assert_one_error_line(raised.err, "max_cost_usd must be a positive number")
+    assert [e.kind for e in LocalTaskStore(agentrun_home).events(task_id)] == ["task_created"]
+
+
+@pytest.mark.parametrize("price", ["nan", "inf", "-1.0", '"cheap"', "true"])
+def test_a_price_that_is_not_a_number_of_dollars_is_refused(
+    price: str, cli: Cli, agentrun_home: Path, tmp_path: Path
+) -> None:
+    agent = make_agent(tmp_path / "agent")
+    prices = f"\n[budget.prices]\ninput_per_mtok = {price}\noutput_per_mtok = 2.0\n"
+    agent.spec.write_text(agent.spec.read_text() + prices)
+    refused = cli("start", "--agent", str(agent.spec), "goal")
+    assert refused.code == 2 and refused.out == ""
+    assert_one_error_line(refused.err, "input_per_mtok must be a number of US dollars")
+    assert LocalTaskStore(agentrun_home).task_ids() == []
+
+
 def test_a_huge_since_is_one_error_line_and_exit_2(cli: Cli, agentrun_home: Path) -> None:
     result = cli("stats", "--since", "99999999999d")
     assert result.code == 2

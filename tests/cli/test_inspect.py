@@ -159,6 +159,16 @@ def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home,
     assert uses["max_attempts"] == "0/5"
 
 
+def test_show_gives_a_cost_cap_under_a_cent_as_it_was_set(cli, agentrun_home, tmp_path):
+    budget = (
+        "[budget]\nmax_cost_usd = 0.001\n"
+        "[budget.prices]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n"
+    )
+    task_id = finished_task(agentrun_home, tmp_path, extra=budget)
+    (line,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("budget")]
+    assert "/$0.001 " in line + " "
+
+
 def test_ls_shows_what_the_log_holds_after_a_run_died_without_a_summary(
     cli, agentrun_home, tmp_path
 ):
