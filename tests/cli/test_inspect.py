@@ -145,14 +145,19 @@ def test_show_human_output_names_status_goal_and_usage(cli, agentrun_home, tmp_p
     assert "charge(amount=5)" in out
 
 
-def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home, tmp_path):
-    budget = (
-        '[budget]\nmax_steps = 1200\nmax_time = "2h"\nmax_cost_usd = 5\n'
-        "[budget.prices]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n"
-    )
-    task_id = finished_task(agentrun_home, tmp_path, extra=budget)
+PRICES = "[budget.prices]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n"
+
+
+def shown_budgets(cli, home, tmp_path, budget: str) -> dict[str, str]:
+    """``show``'s budget line of a task finished under ``budget``, as {name: "used/limit"}."""
+    task_id = finished_task(home, tmp_path, extra=f"[budget]\n{budget}{PRICES}")
     (line,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("budget")]
-    uses = dict(part.split(" ", 1) for part in line.removeprefix("budget").strip().split(" · "))
+    return dict(part.split(" ", 1) for part in line.removeprefix("budget").strip().split(" · "))
+
+
+def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home, tmp_path):
+    budget = 'max_steps = 1200\nmax_time = "2h"\nmax_cost_usd = 5\n'
+    uses = shown_budgets(cli, agentrun_home, tmp_path, budget)
     assert uses["max_steps"] == "9/1,200"
     assert re.fullmatch(r"(\d+ms|\d+(\.\d)?s)/2h00m", uses["max_time"])
     assert uses["max_cost_usd"].startswith("$0.") and uses["max_cost_usd"].endswith("/$5.00")
@@ -160,13 +165,8 @@ def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home,
 
 
 def test_show_gives_a_cost_cap_under_a_cent_as_it_was_set(cli, agentrun_home, tmp_path):
-    budget = (
-        "[budget]\nmax_cost_usd = 0.001\n"
-        "[budget.prices]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n"
-    )
-    task_id = finished_task(agentrun_home, tmp_path, extra=budget)
-    (line,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("budget")]
-    assert "/$0.001 " in line + " "
+    uses = shown_budgets(cli, agentrun_home, tmp_path, "max_cost_usd = 0.001\n")
+    assert uses["max_cost_usd"].endswith("/$0.001")
 
 
 def test_ls_shows_what_the_log_holds_after_a_run_died_without_a_summary(
