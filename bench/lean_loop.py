@@ -26,7 +26,7 @@ from typing import Any
 
 import msgpack
 
-from bench.loop import TARGET_RATIO
+from bench.loop import TARGET_RATIO, floor_run
 
 FRAME = struct.Struct("<II")  # length, crc32: the shape of agentrun's record header
 FILLER = "abcdefghijklmnopqrstuvwxyz0123456789" * 40
@@ -93,24 +93,6 @@ def lean_steps(path: Path, steps: int, work: int) -> tuple[float, int]:
     return elapsed / steps * 1e6, end
 
 
-def floor_steps(path: Path, steps: int, total_bytes: int) -> float:
-    """µs per step of two raw appends and one fdatasync, ``total_bytes`` in all."""
-    per_step = total_bytes // steps
-    first, second = b"x" * (per_step * 2 // 3), b"x" * (per_step - per_step * 2 // 3)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
-    try:
-        started = time.perf_counter()
-        for _ in range(steps):
-            os.write(fd, first)
-            os.fdatasync(fd)
-            os.write(fd, second)
-        elapsed = time.perf_counter() - started
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    return elapsed / steps * 1e6
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.lean_loop", description=__doc__)
     parser.add_argument("--steps", type=int, default=1000)
@@ -123,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             for work_us in (0, 25, 50, 90):
                 lean, written = lean_steps(root / "lean.log", args.steps, int(work_us * rate))
-                floor = floor_steps(root / "floor.log", args.steps, written)
-                ratios.setdefault(work_us, []).append(lean / floor)
+                # bench.loop's floor: two writes and one fdatasync per step, same bytes.
+                floor = floor_run(root / "floor.log", 2 * args.steps, args.steps, written)
+                ratios.setdefault(work_us, []).append(lean / (floor.seconds / args.steps * 1e6))
     finally:
         os.rmdir(root)
     print(f"## A lean read step against the fsync floor ({args.steps} steps, {args.rounds} rounds)")

@@ -327,31 +327,35 @@ class Bench:
         )
 
     def run_floor(self, writes: int, syncs: int, total_bytes: int) -> FloorSample:
-        """``writes`` os.write calls (``total_bytes`` in all) and ``syncs`` fdatasyncs."""
+        """The floor of one agentrun run, in this benchmark's directory (``floor_run``)."""
         self._floors += 1
-        path = self.floor_dir / f"floor-{self._floors}.log"
-        base, extra = divmod(total_bytes, writes)
-        small, big = b"x" * base, b"x" * (base + 1)
-        chunks = [big if i < extra else small for i in range(writes)]
-        # Spread the syncs evenly: write i is followed by one iff the running quota grows.
-        plan = [(i + 1) * syncs // writes > i * syncs // writes for i in range(writes)]
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        fd = os.open(path, flags, 0o600)
-        in_sync = 0.0
-        try:
-            write, fdatasync, clock = os.write, os.fdatasync, time.perf_counter
-            started = clock()
-            for chunk, sync in zip(chunks, plan, strict=True):
-                write(fd, chunk)
-                if sync:
-                    before = clock()
-                    fdatasync(fd)
-                    in_sync += clock() - before
-            elapsed = clock() - started
-        finally:
-            os.close(fd)
-        os.unlink(path)
-        return FloorSample(elapsed, in_sync)
+        return floor_run(self.floor_dir / f"floor-{self._floors}.log", writes, syncs, total_bytes)
+
+
+def floor_run(path: Path, writes: int, syncs: int, total_bytes: int) -> FloorSample:
+    """``writes`` os.write calls (``total_bytes`` in all) and ``syncs`` fdatasyncs to ``path``."""
+    base, extra = divmod(total_bytes, writes)
+    small, big = b"x" * base, b"x" * (base + 1)
+    chunks = [big if i < extra else small for i in range(writes)]
+    # Spread the syncs evenly: write i is followed by one iff the running quota grows.
+    plan = [(i + 1) * syncs // writes > i * syncs // writes for i in range(writes)]
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
+    in_sync = 0.0
+    try:
+        write, fdatasync, clock = os.write, os.fdatasync, time.perf_counter
+        started = clock()
+        for chunk, sync in zip(chunks, plan, strict=True):
+            write(fd, chunk)
+            if sync:
+                before = clock()
+                fdatasync(fd)
+                in_sync += clock() - before
+        elapsed = clock() - started
+    finally:
+        os.close(fd)
+    os.unlink(path)
+    return FloorSample(elapsed, in_sync)
 
 
 def run_rounds(bench: Bench, rounds: int, deadline: float) -> list[Result]:

@@ -12,9 +12,8 @@ as much as the segment holds already, from ``MIN_PREALLOCATE_BYTES`` up to ``PRE
 at a time, so a short run writes few. An fdatasync after an overwrite of written zeros has no
 size and no extent to commit: on ext4 it costs about 0.7 of one after an append
 (docs/decisions.md). Zeros after the last record are the end of the log to every reader
-(``scan_segment``). A segment is cut back to its data before it is
-sealed by a roll and when the writer closes cleanly, so only a running or crashed task's last
-segment carries zeros.
+(``scan_segment``). A segment is cut back to its data before it is sealed by a roll and when
+the writer closes cleanly, so only a running or crashed task's last segment carries zeros.
 """
 
 from __future__ import annotations
@@ -43,8 +42,8 @@ from agentrun.store.segments import segment_name
 DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024
 PREALLOCATE_BYTES = 1024 * 1024  # the most zeros written ahead at once
 MIN_PREALLOCATE_BYTES = 64 * 1024  # the least: a run that appends a few events writes little
-# Preallocation errors after which the writer appends without (rule 13): a file system that
-# cannot preallocate, or too little room for the space ahead that may still hold the record.
+# Preallocation errors after which the writer appends without (rule 13): too little room for
+# the zeros ahead, which may still hold the record, or a ``FileOps`` that cannot preallocate.
 _APPEND_INSTEAD = (
     errno.EOPNOTSUPP,
     errno.ENOSYS,
