@@ -1,6 +1,6 @@
 """``PagedList``: a list whose older items live in immutable pages that load on first use.
 
-The conversation is nearly all of a long task's state. Snapshots keep it as pages of
+The conversation is nearly all of a long task's state. Snapshots keep it as pages of at most
 ``PAGE_ITEMS`` messages, each stored once (``store.snapshots``), so loading a snapshot reads a
 small file whatever the length of the task, and only the pages something actually reads are
 decoded: a resume whose old turns were compacted away never touches them.
@@ -20,7 +20,11 @@ from typing import Any, overload
 
 from agentrun.core.errors import CorruptRecordError
 
-PAGE_ITEMS = 1024
+PAGE_ITEMS = 1024  # the most messages in one page
+# The fewest: a snapshot pages its tail once it holds this many, so each message is written to a
+# page once and a snapshot file carries fewer than this many (rather than up to PAGE_ITEMS - 1,
+# rewritten by every snapshot until the page fills).
+MIN_PAGE_ITEMS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +156,18 @@ class PagedList(Sequence[Any]):
 
 
 def page_bounds(length: int) -> list[tuple[int, int]]:
-    """``(start, stop)`` of every full page of a sequence of ``length`` items."""
-    return [(start, start + PAGE_ITEMS) for start in range(0, length - PAGE_ITEMS + 1, PAGE_ITEMS)]
+    """``(start, stop)`` of the pages a snapshot stores from a tail of ``length`` items.
+
+    Full pages of ``PAGE_ITEMS``, then the rest as a shorter page if it has at least
+    ``MIN_PAGE_ITEMS``; fewer stay in the tail.
+    """
+    bounds = [
+        (start, start + PAGE_ITEMS) for start in range(0, length - PAGE_ITEMS + 1, PAGE_ITEMS)
+    ]
+    rest = bounds[-1][1] if bounds else 0
+    if length - rest >= MIN_PAGE_ITEMS:
+        bounds.append((rest, length))
+    return bounds
 
 
 def as_list(items: Sequence[Any]) -> list[Any]:

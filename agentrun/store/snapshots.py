@@ -5,11 +5,12 @@ The payload names the position of event ``seq`` in the log and its CRC; a snapsh
 is not in the log with that CRC, or that fails its own checks, is ignored and reported. Deleting
 every snapshot changes no answer (design §2).
 
-The conversation is not copied into every snapshot: its full pages of ``PAGE_ITEMS`` messages
-are stored once each as ``snapshots/<sha256>.page`` (msgpack list, written atomically before the
-snapshot that names them, rules 4-5) and the snapshot lists their digests, so a snapshot stays
-small however long the task, and loading one decodes only the pages that are read
-(``core.pages``). A page is checked against its digest when it is read.
+The conversation is not copied into every snapshot: its pages (``core.pages.page_bounds``: up to
+``PAGE_ITEMS`` messages, and a shorter one for a tail of ``MIN_PAGE_ITEMS`` or more) are stored
+once each as ``snapshots/<sha256>.page`` (msgpack list, written atomically before the snapshot
+that names them, rules 4-5) and the snapshot lists their digests, so a snapshot stays small
+however long the task, each message is written to a page once, and loading one decodes only the
+pages that are read. A page is checked against its digest when it is read.
 """
 
 from __future__ import annotations

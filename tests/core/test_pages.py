@@ -92,11 +92,17 @@ def test_a_page_that_loads_the_wrong_number_of_items_is_corrupt() -> None:
         page.items()
 
 
-def test_page_bounds_cover_only_full_pages() -> None:
+def test_page_bounds_are_full_pages_then_a_rest_of_at_least_the_minimum() -> None:
     from agentrun.core import pages
 
-    assert page_bounds(pages.PAGE_ITEMS * 2 + 5) == [
-        (0, pages.PAGE_ITEMS),
-        (pages.PAGE_ITEMS, 2 * pages.PAGE_ITEMS),
+    full, least = pages.PAGE_ITEMS, pages.MIN_PAGE_ITEMS
+    # A short rest stays in the tail (the snapshot file) until it reaches the minimum.
+    assert page_bounds(full * 2 + least - 1) == [(0, full), (full, 2 * full)]
+    assert page_bounds(least - 1) == []
+    # Then it becomes a page of its own: each message is paged once, never rewritten.
+    assert page_bounds(full * 2 + least) == [
+        (0, full),
+        (full, 2 * full),
+        (2 * full, 2 * full + least),
     ]
-    assert page_bounds(pages.PAGE_ITEMS - 1) == []
+    assert page_bounds(full - 1) == [(0, full - 1)]

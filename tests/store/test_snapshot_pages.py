@@ -78,6 +78,31 @@ def test_a_snapshot_inlines_only_the_messages_after_its_last_full_page(
     assert store.load(task.task_id).state == expected
 
 
+def test_a_tail_of_the_minimum_becomes_a_page_so_each_message_is_paged_once(
+    fast_home: Path, clean_logs: CleanLogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "PAGE_ITEMS", 8)
+    monkeypatch.setattr(pages, "MIN_PAGE_ITEMS", 3)
+    store = LocalTaskStore(fast_home)
+    task = build_task(store, 300, snapshot_at={40, 95, 170, 171, 250, 299})
+    clean_logs(store, task.task_id)
+    paged = 0
+    for path in sorted(list_snapshots(store.ops, store._snap_dir(task.task_id))):
+        body = snapshot_body(path)
+        folded = fold(e for e in task.events if e.seq <= body["seq"]).messages
+        counts = [count for _d, count, _s in body["pages"]]
+        assert all(3 <= count <= 8 for count in counts)
+        assert len(body["state"]["messages"]) < 3  # the tail the snapshot file carries
+        assert sum(counts) + len(body["state"]["messages"]) == len(folded)
+        paged = sum(counts)
+    # No message is in two pages: the page files hold exactly the paged messages.
+    stored = sum(
+        len(decode_cache(p.read_bytes())) for p in page_files(store, task.task_id).values()
+    )
+    assert stored == paged
+    assert store.load(task.task_id).state == fold(task.events)
+
+
 def test_loading_a_snapshot_reads_no_page_until_the_conversation_is_read(
     fast_home: Path, clean_logs: CleanLogs
 ) -> None:
