@@ -160,7 +160,7 @@ def _quick_turn(raw: Any) -> ScriptedTurn | None:
 
     Stricter than ``_parse_turn``, never looser: what it declines, ``_parse_turn`` decides.
     """
-    if type(raw) is not dict or not raw.keys() <= _TURN_KEY_SET or "delay_s" in raw:
+    if type(raw) is not dict or "delay_s" in raw or not _TURN_KEY_SET.issuperset(raw):
         return None
     content = raw.get("content", "")
     raw_calls = raw.get("tool_calls", ())
@@ -168,7 +168,7 @@ def _quick_turn(raw: Any) -> ScriptedTurn | None:
         return None
     calls = []
     for call in raw_calls:
-        if type(call) is not dict or not call.keys() <= _CALL_KEY_SET:
+        if type(call) is not dict or not _CALL_KEY_SET.issuperset(call):
             return None
         name, arguments = call.get("name"), call.get("arguments", _MISSING)
         if arguments is _MISSING:
@@ -176,15 +176,15 @@ def _quick_turn(raw: Any) -> ScriptedTurn | None:
         if type(name) is not str or not name or type(arguments) is not dict:
             return None
         calls.append(ScriptedCall(name, arguments))
-    input_tokens = output_tokens = None
-    if "usage" in raw:
-        usage = raw["usage"]
-        if type(usage) is not dict or not usage.keys() <= _USAGE_KEY_SET:
+    usage = raw.get("usage", _MISSING)
+    if usage is _MISSING:
+        return ScriptedTurn(content, tuple(calls))
+    if type(usage) is not dict or not _USAGE_KEY_SET.issuperset(usage):
+        return None
+    input_tokens, output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
+    for value in (input_tokens, output_tokens):
+        if value is not None and (type(value) is not int or value < 0):
             return None
-        input_tokens, output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
-        for value in (input_tokens, output_tokens):
-            if value is not None and (type(value) is not int or value < 0):
-                return None
     return ScriptedTurn(content, tuple(calls), 0.0, input_tokens, output_tokens)
 
 
