@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,3 +216,20 @@ def test_submit_from_a_file_refuses_a_goal_given_too(cli, agent, tmp_path: Path)
     refused = cli("submit", "--agent", agent.spec, "--from", goals, "and this goal?")
     assert refused.code == 2 and "give no GOAL" in refused.err
     assert json.loads(cli("ls", "--json").out) == []
+
+
+def test_prune_reports_sizes_and_counts_for_people(cli, agent, agentrun_home: Path) -> None:
+    (only,) = finished_tasks(agentrun_home, agent, 1)
+    one = cli("prune", "--dry-run")
+    assert re.fullmatch(rf"would delete {only} \(\d+\.\d KiB\)\n", one.out)
+    assert re.fullmatch(r"would delete 1 task, \d+\.\d KiB\n", one.err)
+    finished_tasks(agentrun_home, agent, 1)
+    two = cli("prune", "--yes")
+    assert re.fullmatch(r"deleted 2 tasks, \d+\.\d KiB\n", two.err)
+    assert "bytes" not in two.out + two.err and "(s)" not in two.err
+
+
+def test_prune_asks_for_yes_naming_how_many_tasks(agent, agentrun_home: Path) -> None:
+    finished_tasks(agentrun_home, agent, 1)
+    result = run_agentrun("prune", "--squash")
+    assert result.returncode == 2 and "prune would squash 1 task; pass --yes" in result.stderr

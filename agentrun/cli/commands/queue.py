@@ -10,6 +10,7 @@ import typer
 
 from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
+from agentrun.cli.wording import format_bytes, plural
 from agentrun.core.errors import EXIT_OK, UsageError
 
 
@@ -106,12 +107,13 @@ def prune(
     store = settings(ctx).store()
     ids = plan_prune(store, older_than_s=older_than_s, statuses=tuple(status or ()), keep=keep)
     if ids and not dry_run and not yes:
+        tasks = plural(len(ids), "task")
         if not sys.stdin.isatty():
             raise UsageError(
-                f"prune would {'squash' if squash else 'delete'} {len(ids)} task(s); pass --yes "
+                f"prune would {'squash' if squash else 'delete'} {tasks}; pass --yes "
                 "to confirm (or --dry-run to see which)"
             )
-        if not typer.confirm(f"{'Squash' if squash else 'Delete'} {len(ids)} task(s)?"):
+        if not typer.confirm(f"{'Squash' if squash else 'Delete'} {tasks}?"):
             return EXIT_OK
     report = run_prune(store, ids, squash=squash, dry_run=dry_run)
     if as_json:
@@ -123,10 +125,13 @@ def prune(
         else ("squashed" if squash else "deleted")
     )
     for task in report.tasks:
-        print(f"{verb} {task['task_id']} ({task['bytes']} bytes)")
+        print(f"{verb} {task['task_id']} ({format_bytes(task['bytes'])})")
     for skipped in report.skipped:
         print(f"skipped {skipped['task_id']}: {skipped['reason']}", file=sys.stderr)
-    print(f"{verb} {len(report.tasks)} task(s), {report.bytes_freed} bytes", file=sys.stderr)
+    print(
+        f"{verb} {plural(len(report.tasks), 'task')}, {format_bytes(report.bytes_freed)}",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

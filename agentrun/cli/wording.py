@@ -1,0 +1,42 @@
+"""How counts, sizes and statuses read for people: ``1 run``, ``2 runs``, ``1.2 MiB``.
+
+Human output only: ``--json`` keeps raw numbers and statuses as the log spells them
+(``needs_attention``), so nothing that prints JSON goes through here. Formatting only: no I/O,
+no rich.
+"""
+
+from __future__ import annotations
+
+_SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB")
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 run``, ``0 runs``, ``1,200 steps``; ``plural_form`` where adding ``s`` is wrong."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count:,} {word}"
+
+
+def format_bytes(size: int) -> str:
+    """``1 byte``, ``512 bytes``, ``3.0 KiB``, ``1.2 MiB``: powers of 1024, as the docs count."""
+    if abs(size) < 1024:
+        return plural(size, "byte")
+    value = float(size)
+    for unit in _SIZE_UNITS:
+        value /= 1024
+        if abs(round(value, 1)) < 1024 or unit == _SIZE_UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"
+
+
+def status_words(status: str) -> str:
+    """A status or stop reason as people read it: ``needs_attention`` → ``needs attention``."""
+    return status.replace("_", " ")
+
+
+def outcome_line(task_id: str, status: str, message: str | None = None) -> str:
+    """How a run ended, one line: ``TASK: needs attention — call call_0_0 (charge) needs …``.
+
+    ``start``, ``resume`` and ``batch`` all report a task this way.
+    """
+    line = f"{task_id}: {status_words(status)}"
+    return f"{line} — {message}" if message else line
