@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.status import Status
 
+from agentrun.cli.wording import plural
 from agentrun.core.events import Event, ModelResponded, ToolCompleted, ToolIntended, to_record
 
 
@@ -69,7 +70,7 @@ class CliReporter:
         if self._status is not None:
             cost = f" · ${self.cost:.4f}" if self.cost else ""
             self._status.update(
-                f"step {self.steps} · {action} · {self.tokens} tokens{cost} · "
+                f"step {self.steps} · {action} · {plural(self.tokens, 'token')}{cost} · "
                 f"{time.monotonic() - self.started:.1f}s"
             )
         elif action:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from agentrun.cli.views import EventLine, TaskRow, TaskView, excerpt, format_call
+from agentrun.cli.wording import plural
 from agentrun.core.durations import format_duration
 
 if TYPE_CHECKING:
@@ -151,9 +152,9 @@ def render_task(out: Console, view: TaskView) -> None:
     _field(
         out,
         "usage",
-        f"{s['steps']} steps · {s['tool_calls']} tool calls · "
+        f"{plural(s['steps'], 'step')} · {plural(s['tool_calls'], 'tool call')} · "
         f"{s['input_tokens']:,}+{s['output_tokens']:,} tokens · ${s['cost_usd']:.4f} · "
-        f"{format_duration(s['active_seconds'])} active · {s['attempts']} runs",
+        f"{format_duration(s['active_seconds'])} active · {plural(s['attempts'], 'run')}",
     )
     limits = [f"{b.name} {_budget_use(b.name, b.used, b.limit)}" for b in view.budget if b.limit]
     if limits:
@@ -172,7 +173,7 @@ def render_task(out: Console, view: TaskView) -> None:
         tokens = sum(m.get("tokens", 0) for m in view.context)
         out.print(
             Text(
-                f"context as the model sees it ({len(s['compactions'])} compactions, "
+                f"context as the model sees it ({plural(len(s['compactions']), 'compaction')}, "
                 f"~{tokens:,} tokens)",
                 style="bold",
             )
@@ -265,7 +266,7 @@ def render_event_full(out: Console, line: EventLine, record: dict[str, Any]) -> 
 def render_state_diff(out: Console, d: StateDiff) -> None:
     out.print(Text(f"--- {d.task_id} at event {d.from_seq}", style="red"))
     out.print(Text(f"+++ {d.task_id} at event {d.to_seq}", style="green"))
-    out.print(Text(f"{d.events} events: " + _kinds(d.kinds), style="dim"))
+    out.print(Text(f"{plural(d.events, 'event')}: " + _kinds(d.kinds), style="dim"))
     if d.status_before != d.status_after:
         out.print(
             Text.assemble(
@@ -277,10 +278,10 @@ def render_state_diff(out: Console, d: StateDiff) -> None:
     u = d.usage
     out.print(
         Text(
-            f"usage   +{u.steps} steps · +{u.tool_calls} tool calls · "
+            f"usage   +{plural(u.steps, 'step')} · +{plural(u.tool_calls, 'tool call')} · "
             f"+{u.input_tokens:,}/+{u.output_tokens:,} tokens · +${u.cost_usd:.4f} · "
             f"+{format_duration(u.active_seconds)} active"
-            + (f" · +{u.attempts} runs" if u.attempts else "")
+            + (f" · +{plural(u.attempts, 'run')}" if u.attempts else "")
         )
     )
     if d.messages_replaced:
@@ -320,8 +321,8 @@ def _kinds(kinds: dict[str, int]) -> str:
 
 
 def render_comparison(out: Console, c: RunComparison) -> None:
-    out.print(Text(f"--- A {c.task_a} ({c.steps_a} steps)", style="red"))
-    out.print(Text(f"+++ B {c.task_b} ({c.steps_b} steps)", style="green"))
+    out.print(Text(f"--- A {c.task_a} ({plural(c.steps_a, 'step')})", style="red"))
+    out.print(Text(f"+++ B {c.task_b} ({plural(c.steps_b, 'step')})", style="green"))
     if c.fork is not None:
         child = "B" if c.fork.child == c.task_b else "A"
         out.print(
@@ -331,21 +332,23 @@ def render_comparison(out: Console, c: RunComparison) -> None:
             )
         )
     if c.first_divergence is None:
-        out.print(Text(f"no divergence: the runs took the same {c.common_steps} steps"))
+        out.print(Text(f"no divergence: the runs took the same {plural(c.common_steps, 'step')}"))
         return
     if c.common_steps:
-        out.print(Text(f"steps 1-{c.common_steps} are the same", style="dim"))
+        same = "step 1 is" if c.common_steps == 1 else f"steps 1-{c.common_steps} are"
+        out.print(Text(f"{same} the same", style="dim"))
     d = c.first_divergence
     note = " — the fork point" if c.at_fork_point else ""
     out.print(Text(f"first divergence at step {d.number}{note}", style="bold"))
     _pair(out, d)
     rest = c.after[1:]
     if rest:
-        out.print(Text(f"@@ after it: {len(rest)} more steps @@", style="cyan"))
+        out.print(Text(f"@@ after it: {plural(len(rest), 'more step')} @@", style="cyan"))
     for pair in rest[:MAX_PAIRS_SHOWN]:
         _pair(out, pair)
     if len(rest) > MAX_PAIRS_SHOWN:
-        out.print(Text(f"… {len(rest) - MAX_PAIRS_SHOWN} more steps (--json has them all)"))
+        hidden = plural(len(rest) - MAX_PAIRS_SHOWN, "more step")
+        out.print(Text(f"… {hidden} (--json has them all)"))
 
 
 def _pair(out: Console, pair: StepPair) -> None:
@@ -375,13 +378,13 @@ def _step_line(sign: str, name: str, step: Step, style: str) -> Text:
 def render_stats(out: Console, s: Stats) -> None:
     window = f"since {when(s.since)} UTC" if s.since else "all time"
     agent = f", agent {s.agent}" if s.agent else ""
-    out.print(Text(f"{s.tasks} tasks ({window}{agent})", style="bold"))
+    out.print(Text(f"{plural(s.tasks, 'task')} ({window}{agent})", style="bold"))
     rows = [
         ("completion rate", f"{_pct(s.completion_rate)} ({s.finished} of {s.tasks} finished)"),
         (
             "success rate",
-            f"{_pct(s.success_rate)} ({s.by_status.get('succeeded', 0)} of {s.finished} "
-            "finished tasks succeeded)",
+            f"{_pct(s.success_rate)} ({s.by_status.get('succeeded', 0)} of "
+            f"{plural(s.finished, 'finished task')} succeeded)",
         ),
         (
             "by status",
@@ -393,9 +396,12 @@ def render_stats(out: Console, s: Stats) -> None:
         ("tokens", f"{s.input_tokens:,} in · {s.output_tokens:,} out"),
         ("cost", f"${s.cost_usd:.4f}"),
         ("resumes", f"{s.resumes} ({_num2(s.resumes_per_task)} per task that ran)"),
-        ("needed a person", f"{s.needed_person} tasks ({_pct(s.needed_person_rate)})"),
+        ("needed a person", f"{plural(s.needed_person, 'task')} ({_pct(s.needed_person_rate)})"),
         ("decisions", _decisions(s.resolutions)),
-        ("reconciled", f"{s.settled_by_reconcile} in-doubt calls settled by reconcile"),
+        (
+            "reconciled",
+            f"{plural(s.settled_by_reconcile, 'in-doubt call')} settled by reconcile",
+        ),
     ]
     width = max(len(name) for name, _value in rows)
     for name, value in rows:  # plain lines: no cell padding after the value

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
+from agentrun.cli.wording import plural
 from agentrun.core.events import (
     CancelRequested,
     ContextCompacted,
@@ -297,7 +298,7 @@ def _task_created(e: Any) -> tuple[str, str]:
 def _run_started(e: Any) -> tuple[str, str]:
     text = f"attempt {e.attempt} · pid {e.pid} on {e.host} · agentrun {e.version}"
     if e.recovery:
-        text += f" · {len(e.recovery)} recovery note(s)"
+        text += f" · {plural(len(e.recovery), 'recovery note')}"
     if e.budget:
         text += " · budget " + ", ".join(f"{k}={v}" for k, v in e.budget.items())
     return text, "plain"
@@ -323,11 +324,12 @@ _DESCRIBE: dict[str, Callable[[Any], tuple[str, str]]] = {
     TaskFinished.kind: _task_finished,
     CancelRequested.kind: lambda e: (f"by {e.by}", "warn"),
     ContextCompacted.kind: lambda e: (
-        f"{len(e.replacements)} message(s) replaced · {e.tokens_before} → {e.tokens_after} tokens",
+        f"{plural(len(e.replacements), 'message')} replaced · "
+        f"{e.tokens_before} → {e.tokens_after} tokens",
         "plain",
     ),
     "task_squashed": lambda e: (
-        f"squashed by prune: {e.events_dropped} events replaced by the final state",
+        f"squashed by prune: {plural(e.events_dropped, 'event')} replaced by the final state",
         "plain",
     ),
 }

@@ -92,6 +92,8 @@ def test_stats_counts_in_doubt_calls_settled_by_reconcile(cli, agentrun_home, tm
 def test_stats_human_report(cli, agentrun_home, tmp_path):
     finished_task(agentrun_home, tmp_path)
     out = cli("stats").out
-    assert "1 tasks (all time)" in out
+    assert "1 task (all time)" in out
+    assert "(1 of 1 finished task succeeded)" in out
+    assert "needed a person  0 tasks" in out
     assert "completion rate  100% (1 of 1 finished)" in out
     assert "steps            median 9 · p90 9" in out

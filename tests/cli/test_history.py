@@ -127,6 +127,16 @@ def test_diff_of_the_whole_task_ends_in_its_outcome(cli, agentrun_home, tmp_path
     assert "+  assistant → charge(amount=5)" in human
 
 
+def test_diff_human_usage_says_one_step_and_one_run(cli, agentrun_home, tmp_path):
+    task_id = finished_task(agentrun_home, tmp_path)
+    human = cli("diff", task_id, "--from", "8", "--to", "10").out.splitlines()
+    assert human[2].startswith("2 events: ")
+    (usage,) = [x for x in human if x.startswith("usage")]
+    assert usage.startswith("usage   +1 step · +1 tool call · ")
+    whole = cli("diff", task_id).out.splitlines()
+    assert next(x for x in whole if x.startswith("usage")).endswith(" active · +1 run")
+
+
 def fork_with_new_script(cli, agentrun_home, tmp_path, task_id, at, changed_turns):
     other = script(tmp_path / "other.json", changed_turns)
     forked = cli("fork", task_id, "--at", str(at), "--model", f"scripted:{other}", "--id", "kid")

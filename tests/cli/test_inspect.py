@@ -145,6 +145,12 @@ def test_show_human_output_names_status_goal_and_usage(cli, agentrun_home, tmp_p
     assert "charge(amount=5)" in out
 
 
+def test_show_usage_says_one_run_and_nine_steps(cli, agentrun_home, tmp_path):
+    task_id = finished_task(agentrun_home, tmp_path)
+    (usage,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("usage")]
+    assert usage.startswith("usage    9 steps · ") and usage.endswith(" active · 1 run")
+
+
 PRICES = "[budget.prices]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n"
 
 

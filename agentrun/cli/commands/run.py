@@ -13,6 +13,7 @@ import typer
 
 from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
+from agentrun.cli.wording import plural
 from agentrun.core.errors import EXIT_OK, UsageError
 
 AgentOpt = Annotated[Path | None, typer.Option("--agent", "-a", help="Agent spec (TOML).")]
@@ -168,7 +169,8 @@ def submit_many(
     for problem in problems:
         print(f"{'skipped: ' if skip_bad else 'error: '}{problem}", file=sys.stderr)
     if problems and not skip_bad:
-        raise UsageError(f"{len(problems)} bad line(s) in {path}; nothing was queued")
+        bad = plural(len(problems), "bad line")
+        raise UsageError(f"{bad} in {path}; nothing was queued")
     store = settings(ctx).store()
     ids = [create_task(store, e.spec, e.goal, task_id=e.task_id) for e in entries]
     if as_json:

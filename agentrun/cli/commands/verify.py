@@ -9,6 +9,7 @@ import typer
 
 from agentrun.cli.output import print_json, stdout
 from agentrun.cli.settings import settings
+from agentrun.cli.wording import plural
 from agentrun.core.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 
@@ -45,10 +46,12 @@ def verify(
         out = stdout()
         for r in reports:
             verdict = "[green]ok[/]" if r.is_ok else "[red]CORRUPT[/]"
-            extra = f", torn tail of {r.torn_tail_bytes} bytes" if r.torn_tail_bytes else ""
+            extra = (
+                f", torn tail of {plural(r.torn_tail_bytes, 'byte')}" if r.torn_tail_bytes else ""
+            )
             out.print(
-                f"{r.task_id}  {verdict}  {r.events} events in {r.segments} segments, "
-                f"{r.snapshots} snapshots{extra}"
+                f"{r.task_id}  {verdict}  {plural(r.events, 'event')} in "
+                f"{plural(r.segments, 'segment')}, {plural(r.snapshots, 'snapshot')}{extra}"
             )
             for p in r.problems:
                 where = f" at byte {p.offset}" if p.offset is not None else ""
