@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from agentrun.cli.views import EventLine, TaskRow, TaskView, excerpt, format_call
-from agentrun.cli.wording import plural
+from agentrun.cli.wording import plural, status_words
 from agentrun.core.durations import format_duration
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def diff_words() -> dict[str, str]:
 
 def status_text(status: str) -> Text:
     """A status for people (``needs attention``), coloured by meaning."""
-    return Text(status.replace("_", " "), style=STATUS_STYLE.get(status, ""))
+    return Text(status_words(status), style=STATUS_STYLE.get(status, ""))
 
 
 def when(ts: str) -> str:
@@ -106,7 +106,7 @@ def render_rows(out: Console, rows: list[TaskRow]) -> None:
 
 
 def _ls_status(r: TaskRow) -> str:
-    status = r.status.replace("_", " ")
+    status = status_words(r.status)
     if r.status == "running" and r.run:
         since = when(r.run.get("since", ""))
         status += f" (pid {r.run.get('pid')} on {r.run.get('host')} since {since})"
@@ -161,9 +161,9 @@ def render_task(out: Console, view: TaskView) -> None:
         _field(out, "budget", " · ".join(limits))
     if s.get("stop_reason") == "needs_attention" and s.get("status") != "needs_attention":
         # `resolve` settled what the run stopped for; its old instructions no longer apply.
-        _field(out, "stopped", "needs_attention, settled since: `agentrun resume` continues")
+        _field(out, "stopped", "needs attention, settled since: `agentrun resume` continues")
     elif s.get("stop_reason"):
-        _field(out, "stopped", f"{s['stop_reason']}: {s['stop_detail']}")
+        _field(out, "stopped", f"{status_words(s['stop_reason'])}: {s['stop_detail']}")
     if s.get("answer"):
         _field(out, "answer", s["answer"])
     out.print(Text("conversation", style="bold"))
@@ -388,7 +388,7 @@ def render_stats(out: Console, s: Stats) -> None:
         ),
         (
             "by status",
-            " · ".join(f"{k.replace('_', ' ')} {n}" for k, n in s.by_status.items() if n) or "-",
+            " · ".join(f"{status_words(k)} {n}" for k, n in s.by_status.items() if n) or "-",
         ),
         ("wall time", _dist(s.wall_seconds, format_duration)),
         ("active time", _dist(s.active_seconds, format_duration)),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from agentrun.cli.wording import plural
+from agentrun.cli.wording import plural, status_words
 from agentrun.core.events import (
     CancelRequested,
     ContextCompacted,
@@ -318,7 +318,7 @@ _DESCRIBE: dict[str, Callable[[Any], tuple[str, str]]] = {
     TaskCreated.kind: _task_created,
     RunStarted.kind: _run_started,
     RunStopped.kind: lambda e: (
-        f"{e.reason}: {excerpt(e.detail, 100)} (exit {e.exit_code})",
+        f"{status_words(e.reason)}: {excerpt(e.detail, 100)} (exit {e.exit_code})",
         "warn",
     ),
     TaskFinished.kind: _task_finished,

@@ -24,6 +24,7 @@ from agentrun.runtime.tasks import create_task
 from agentrun.store.local import LocalTaskStore
 from tests.conftest import run_agentrun
 from tests.runtime.agents import call, make_agent, turn
+from tests.runtime.kill_harness import queue_tasks
 
 TURNS = [turn(call("write_file", path="a.txt", content="x" * 3000)), turn(content="done")]
 
@@ -233,3 +234,19 @@ def test_prune_asks_for_yes_naming_how_many_tasks(agent, agentrun_home: Path) ->
     finished_tasks(agentrun_home, agent, 1)
     result = run_agentrun("prune", "--squash")
     assert result.returncode == 2 and "prune would squash 1 task; pass --yes" in result.stderr
+
+
+def test_batch_reports_a_task_waiting_for_a_person_as_needs_attention(
+    cli, tmp_path: Path, agentrun_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = make_agent(
+        tmp_path / "waiting",
+        [turn(call("charge", amount=1)), turn(content="paid")],
+        extra='[policy]\napprove = ["charge"]\n',
+    )
+    monkeypatch.setenv("AGENTRUN_LEDGER", str(waiting.ledger))
+    (task_id,) = queue_tasks(agentrun_home, waiting.spec, 1)
+    result = cli("batch")
+    assert result.code == 3
+    assert f"{task_id}: needs attention" in result.err and "needs_attention" not in result.err
+    assert ", 1 needs attention, " in result.out

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from agentrun.cli.wording import format_bytes, outcome_line, plural, status_words
+from tests.cli.sample_tasks import ledger_env, needs_attention_task  # noqa: F401
 
 
 @pytest.mark.parametrize(
@@ -43,3 +47,43 @@ def test_a_status_reads_as_words_and_an_outcome_line_joins_with_a_dash() -> None
         "t1: needs attention — call c1 needs approval"
     )
     assert outcome_line("t1", "succeeded", "") == "t1: succeeded"
+
+
+# -- every command says "needs attention" (the JSON status stays needs_attention) -------------
+
+
+@pytest.mark.usefixtures("ledger_env")
+@pytest.mark.parametrize(
+    "command",
+    [["ls"], ["show", "waiting"], ["log", "waiting"]],
+    ids=lambda c: c[0],
+)
+def test_a_task_waiting_for_a_person_reads_needs_attention(
+    cli, agentrun_home: Path, tmp_path: Path, command: list[str]
+) -> None:
+    needs_attention_task(agentrun_home, tmp_path)
+    result = cli(*command)
+    human = result.out + result.err
+    assert "needs attention" in human and "needs_attention" not in human
+    assert json.loads(cli("show", "waiting", "--json").out)["status"] == "needs_attention"
+
+
+@pytest.mark.usefixtures("ledger_env")
+def test_resume_reports_a_task_waiting_for_a_person_as_needs_attention(
+    cli, agentrun_home: Path, tmp_path: Path
+) -> None:
+    needs_attention_task(agentrun_home, tmp_path)
+    result = cli("resume", "waiting")
+    assert result.code == 3
+    assert result.err.splitlines()[-1].startswith("waiting: needs attention — call call_0_0 ")
+
+
+@pytest.mark.usefixtures("ledger_env")
+def test_show_after_a_person_settled_the_call_says_needs_attention_once(
+    cli, agentrun_home: Path, tmp_path: Path
+) -> None:
+    task_id = needs_attention_task(agentrun_home, tmp_path)
+    call_id = json.loads(cli("show", task_id, "--json").out)["pending_calls"][0]["call_id"]
+    cli("resolve", task_id, call_id, "--deny")
+    (stopped,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("stopped")]
+    assert stopped == "stopped  needs attention, settled since: `agentrun resume` continues"

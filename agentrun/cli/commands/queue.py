@@ -10,7 +10,7 @@ import typer
 
 from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
-from agentrun.cli.wording import format_bytes, plural
+from agentrun.cli.wording import format_bytes, plural, status_words
 from agentrun.core.errors import EXIT_OK, UsageError
 
 
@@ -42,7 +42,8 @@ def batch(
     def progress(entry: dict[str, object]) -> None:
         if not quiet and not as_json:
             print(
-                f"{entry['task_id']}: {entry['status']}  {entry.get('message', '')}",
+                f"{entry['task_id']}: {status_words(str(entry['status']))}  "
+                f"{entry.get('message', '')}",
                 file=sys.stderr,
             )
 
@@ -55,7 +56,8 @@ def batch(
     else:
         print(
             f"batch: {summary['succeeded']} succeeded, {summary['failed']} failed, "
-            f"{summary['paused']} paused, {summary['needs_attention']} need attention, "
+            f"{summary['paused']} paused, "
+            f"{plural(summary['needs_attention'], 'needs attention', 'need attention')}, "
             f"{summary['cancelled']} cancelled, {summary['skipped_claimed']} skipped (claimed "
             f"elsewhere), {summary['not_started']} not started"
         )

@@ -13,7 +13,7 @@ import typer
 
 from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
-from agentrun.cli.wording import plural
+from agentrun.cli.wording import outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
 
 AgentOpt = Annotated[Path | None, typer.Option("--agent", "-a", help="Agent spec (TOML).")]
@@ -344,11 +344,8 @@ def run_in_foreground(
         reporter.close()
     if as_json or reporter.output_closed:
         return result.exit_code
-    line = f"{task_id}: {result.status}"
-    if result.message:
-        line += f" — {result.message}"
     try:
-        print(line, file=sys.stderr)
+        print(outcome_line(task_id, result.status, result.message), file=sys.stderr)
         if result.status == "succeeded" and result.message:
             print(result.message, flush=True)
     except BrokenPipeError:  # `start … | head -1`: the task's outcome still decides the code
