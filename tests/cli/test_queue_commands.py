@@ -248,5 +248,15 @@ def test_batch_reports_a_task_waiting_for_a_person_as_needs_attention(
     (task_id,) = queue_tasks(agentrun_home, waiting.spec, 1)
     result = cli("batch")
     assert result.code == 3
-    assert f"{task_id}: needs attention" in result.err and "needs_attention" not in result.err
+    assert result.err.startswith(f"{task_id}: needs attention — call call_0_0 (charge) needs ")
+    assert "needs_attention" not in result.err
     assert ", 1 needs attention, " in result.out
+
+
+def test_batch_prints_each_task_as_start_does_with_a_dash_before_the_message(
+    cli, agent, agentrun_home: Path
+) -> None:
+    (task_id,) = queue_tasks(agentrun_home, agent.spec, 1)
+    result = cli("batch")
+    assert result.code == 0
+    assert result.err == f"{task_id}: succeeded — done\n"

@@ -10,7 +10,7 @@ import typer
 
 from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
-from agentrun.cli.wording import format_bytes, plural, status_words
+from agentrun.cli.wording import format_bytes, outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
 
 
@@ -41,11 +41,9 @@ def batch(
 
     def progress(entry: dict[str, object]) -> None:
         if not quiet and not as_json:
-            print(
-                f"{entry['task_id']}: {status_words(str(entry['status']))}  "
-                f"{entry.get('message', '')}",
-                file=sys.stderr,
-            )
+            message = entry.get("message")
+            line = outcome_line(str(entry["task_id"]), str(entry["status"]), str(message or ""))
+            print(line, file=sys.stderr)
 
     flag = StopFlag()
     with stop_on_signals(flag):
