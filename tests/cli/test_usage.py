@@ -5,6 +5,8 @@ typer bundles its own copy of click (0.29+); the boundary must know both kinds o
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agentrun import __version__
@@ -24,3 +26,53 @@ def test_version_and_help_exit_0() -> None:
     assert (version.returncode, version.stdout.strip()) == (0, f"agentrun {__version__}")
     help_text = run_agentrun("--help")
     assert help_text.returncode == 0 and "resume" in help_text.stdout
+
+
+def option_names(help_text: str) -> set[str]:
+    """The long options a --help lists."""
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", help_text))
+
+
+def test_start_lists_no_option_that_only_submit_uses(cli) -> None:
+    start, submit = (
+        option_names(cli("start", "--help").out),
+        option_names(cli("submit", "--help").out),
+    )
+    assert {"--from", "--skip-bad"} <= submit
+    assert not {"--from", "--skip-bad"} & start
+    assert start - {"--from", "--skip-bad"} == submit - {"--from", "--skip-bad"}
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["start", "--skip-bad", "--model", "scripted:x.json", "goal"], "agentrun submit --from"),
+        (["start", "--from", "goals.txt"], "agentrun submit --from"),
+        (["submit", "--skip-bad", "--model", "scripted:x.json", "goal"], "goes with --from"),
+    ],
+)
+def test_an_option_of_submit_from_is_refused_where_it_would_be_ignored(
+    cli, args: list[str], says: str
+) -> None:
+    result = cli(*args)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1 and says in result.err
+    assert cli("ls", "--json").out.strip() == "[]"
+
+
+def json_help(cli, command: str) -> str:
+    """What ``COMMAND --help`` says of ``--json``, on one line."""
+    lines = [line.strip() for line in cli(command, "--help").out.splitlines()]
+    first = next(i for i, line in enumerate(lines) if line.startswith("--json "))
+    said = [lines[first].removeprefix("--json")]
+    for line in lines[first + 1 :]:
+        if not line or line.startswith("-"):
+            break
+        said.append(line)
+    return " ".join(" ".join(said).split())
+
+
+def test_json_help_of_submit_says_it_prints_the_queued_task_not_a_stream(cli) -> None:
+    said = json_help(cli, "submit")
+    assert "id and status" in said and "--from" in said and "Stream" not in said
+    assert json_help(cli, "start") == "Stream events as JSON lines."

@@ -19,6 +19,24 @@ from agentrun.core.errors import EXIT_OK, UsageError
 AgentOpt = Annotated[Path | None, typer.Option("--agent", "-a", help="Agent spec (TOML).")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="provider:model")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Stream events as JSON lines.")]
+SubmitJsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the new task's id and status (with --from: the ids queued, the "
+        "lines skipped) as JSON.",
+    ),
+]
+FromOpt = Annotated[
+    Path | None, typer.Option("--from", help="Queue one task per line of this file.")
+]
+SkipBadOpt = Annotated[
+    bool, typer.Option("--skip-bad", help="With --from: queue the good lines anyway.")
+]
+# `start` runs one task: it parses --from and --skip-bad only to point at `submit` (a sentence
+# instead of "no such option"), and does not list them.
+StartFromOpt = Annotated[Path | None, typer.Option("--from", hidden=True)]
+StartSkipBadOpt = Annotated[bool, typer.Option("--skip-bad", hidden=True)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; never ask.")]
 
 
@@ -80,13 +98,8 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
         max_cost_usd: MaxCost = None,
         max_time: MaxTime = None,
         max_attempts: MaxAttempts = None,
-        from_file: Annotated[
-            Path | None,
-            typer.Option("--from", help="submit: queue one task per line of this file."),
-        ] = None,
-        skip_bad: Annotated[
-            bool, typer.Option("--skip-bad", help="submit --from: queue the good lines anyway.")
-        ] = False,
+        from_file: FromOpt = None,
+        skip_bad: SkipBadOpt = False,
         as_json: JsonOpt = False,
         quiet: QuietOpt = False,
     ) -> int:
@@ -103,9 +116,11 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
             check=check,
             fsync=fsync,
         )
+        if run_now and (from_file is not None or skip_bad):
+            raise UsageError("to queue many tasks use `agentrun submit --from FILE [--skip-bad]`")
+        if skip_bad and from_file is None:
+            raise UsageError("--skip-bad goes with --from FILE: it skips the file's bad lines")
         if from_file is not None:
-            if run_now:
-                raise UsageError("to queue many tasks use `agentrun submit --from FILE`")
             if goal or task_id:
                 raise UsageError(
                     "--from takes each goal (and id) from the file; give no GOAL or --id with it"
@@ -131,6 +146,12 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
             print(new_id, flush=True)
         return run_in_foreground(ctx, new_id, as_json=as_json, quiet=quiet, base_url=base_url)
 
+    # One signature for both commands; the options whose help or listing differs are swapped
+    # in here (typer reads the annotations when the command is registered).
+    if run_now:
+        command.__annotations__.update(from_file=StartFromOpt, skip_bad=StartSkipBadOpt)
+    else:
+        command.__annotations__["as_json"] = SubmitJsonOpt
     return command
 
 
