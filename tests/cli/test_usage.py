@@ -76,3 +76,9 @@ def test_json_help_of_submit_says_it_prints_the_queued_task_not_a_stream(cli) ->
     said = json_help(cli, "submit")
     assert "id and status" in said and "--from" in said and "Stream" not in said
     assert json_help(cli, "start") == "Stream events as JSON lines."
+
+
+def test_json_help_of_diff_says_it_prints_one_document_not_lines(cli) -> None:
+    said = json_help(cli, "diff")
+    assert "one JSON document" in said and "lines" not in said
+    assert json_help(cli, "log") == "Print each event as a JSON line."

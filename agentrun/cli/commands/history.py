@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 # by the commands that use them: every command's start-up pays for what this module imports at
 # the top, ``--help`` included.
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (lines for event streams).")]
+LogJsonOpt = Annotated[bool, typer.Option("--json", help="Print each event as a JSON line.")]
+DiffJsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the changes (for two tasks: the step-by-step comparison) as one JSON document.",
+    ),
+]
 
 
 def log(
@@ -44,7 +51,7 @@ def log(
     follow_log: Annotated[
         bool, typer.Option("--follow", "-f", help="Wait for new events until the run ends.")
     ] = False,
-    as_json: JsonOpt = False,
+    as_json: LogJsonOpt = False,
 ) -> int:
     """The events of a task, one a line; --grep without a task searches every task."""
     from agentrun.cli.eventlog import print_log
@@ -74,7 +81,7 @@ def diff(
     to_seq: Annotated[
         int | None, typer.Option("--to", help="To the state after this event (default: last).")
     ] = None,
-    as_json: JsonOpt = False,
+    as_json: DiffJsonOpt = False,
 ) -> int:
     """What changed between two events of a task, or where two runs part ways."""
     from agentrun.cli.output import print_json, stdout
