@@ -274,8 +274,12 @@ class EventDescriber:
 
     def _tool_completed(self, e: ToolCompleted) -> tuple[str, str]:
         head = f"{self._tools.get(e.call_id, '')} {e.call_id}".strip()
-        verdict = "error: " if e.is_error else ""
-        text = f'{head} → {verdict}"{excerpt(e.output, 60)}" · {e.duration_s:.2f}s'
+        output, verdict = e.output, ""
+        if (
+            e.is_error
+        ):  # a failed tool's output starts "error: " itself (for the model): say it once
+            output, verdict = (output or "").removeprefix("error: "), "error: "
+        text = f'{head} → {verdict}"{excerpt(output, 60)}" · {e.duration_s:.2f}s'
         if e.files:
             text += f" · wrote {', '.join(str(f.get('path', '?')) for f in e.files)}"
         if e.output_blob:

@@ -66,6 +66,16 @@ def test_log_human_lines_name_tools_arguments_results_and_tokens(cli, agentrun_h
     assert any("charge call_2_0" in line for line in only)
 
 
+def test_log_says_error_once_for_a_failed_tool(cli, agentrun_home, tmp_path):
+    turns = [turn(call("read_file", path="missing.txt")), turn(content="gave up")]
+    task_id = finished_task(agentrun_home, tmp_path, turns=turns)
+    (failed,) = lines(cli("log", task_id, "--kind", "tool_completed", "--json").out)
+    assert failed["is_error"] and failed["output"].startswith("error: ")
+    (line,) = cli("log", task_id, "--kind", "tool_completed").out.splitlines()
+    assert line.count("error") == 1
+    assert f'read_file call_0_0 → error: "{failed["output"].removeprefix("error: ")[:40]}' in line
+
+
 def test_log_full_prints_every_event_whole(cli, agentrun_home, tmp_path):
     task_id = finished_task(agentrun_home, tmp_path)
     out = cli("log", task_id, "--full", "--from", "1", "--to", "1").out
