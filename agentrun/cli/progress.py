@@ -43,6 +43,7 @@ class CliReporter:
         self.steps = 0
         self.tokens = 0
         self.cost = 0.0
+        self._tools: dict[str, str] = {}  # call id → tool name: a completion names only the id
         self._status: Status | None = None
         if not quiet and not as_json and self.console.is_terminal:
             self._status = self.console.status("starting…")
@@ -64,9 +65,12 @@ class CliReporter:
                 event.usage.get("output_tokens", 0)
             )
             self.cost += event.cost_usd or 0.0
+            self._tools = {c["id"]: c["name"] for c in event.message.get("tool_calls") or ()}
+        elif isinstance(event, ToolIntended):
+            self._tools[event.call_id] = event.tool
         if self.quiet:
             return
-        action = _action(event)
+        action = _action(event, self._tools)
         if self._status is not None:
             cost = f" · ${self.cost:.4f}" if self.cost else ""
             self._status.update(
@@ -116,7 +120,8 @@ class CliReporter:
                 self._status.start()
 
 
-def _action(event: Event) -> str:
+def _action(event: Event, tools: dict[str, str]) -> str:
+    """What ``event`` did, for the live line; ``tools`` names the tool of each call id."""
     if isinstance(event, ModelResponded):
         calls = event.message.get("tool_calls") or []
         if calls:
@@ -125,5 +130,7 @@ def _action(event: Event) -> str:
     if isinstance(event, ToolIntended):
         return f"running {event.tool} ({event.effect})"
     if isinstance(event, ToolCompleted):
-        return f"{'tool failed' if event.is_error else 'tool done'} {event.call_id}"
+        verdict = "tool failed" if event.is_error else "tool done"
+        tool = tools.get(event.call_id)
+        return f"{verdict} {tool} ({event.call_id})" if tool else f"{verdict} {event.call_id}"
     return event.kind.replace("_", " ")
