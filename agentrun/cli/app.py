@@ -81,7 +81,9 @@ def _new_app() -> "typer.Typer":
         home: Annotated[
             str | None,  # not Path: typer would turn "" into ".", the current directory
             typer.Option(
-                "--home", help="Where tasks live (default: $AGENTRUN_HOME or the user data dir)."
+                "--home",
+                metavar="DIR",
+                help="Where tasks live (default: $AGENTRUN_HOME or the user data dir).",
             ),
         ] = None,
         allow_network_fs: Annotated[

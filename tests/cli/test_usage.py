@@ -82,3 +82,21 @@ def test_json_help_of_diff_says_it_prints_one_document_not_lines(cli) -> None:
     said = json_help(cli, "diff")
     assert "one JSON document" in said and "lines" not in said
     assert json_help(cli, "log") == "Print each event as a JSON line."
+
+
+COMMANDS = ["start", "submit", "resume", "resolve", "batch", "cancel", "prune", "ls", "show"]
+COMMANDS += ["log", "diff", "export", "fork", "stats", "verify"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_names_its_value_in_words_not_a_python_type(cli, command: str) -> None:
+    text = cli(command, "--help").out
+    options = text.split("Options:", 1)[1]
+    assert "<" not in options, options
+    assert "list[" not in text
+
+
+def test_repeatable_options_name_one_value(cli) -> None:
+    assert re.search(r"-t, --tool TOOL\s", cli("start", "--help").out)
+    assert re.search(r"-k, --kind KIND\s", cli("log", "--help").out)
+    assert re.search(r"--status STATUS\s", cli("prune", "--help").out)

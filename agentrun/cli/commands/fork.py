@@ -28,27 +28,36 @@ def fork(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task id or prefix to fork.")],
     at: Annotated[
-        int | None, typer.Option("--at", help="Start from the state after this event.")
+        int | None,
+        typer.Option("--at", metavar="SEQ", help="Start from the state after this event."),
     ] = None,
     agent: AgentOpt = None,
     model: ModelOpt = None,
-    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
-    tool: Annotated[
-        list[str] | None, typer.Option("--tool", "-t", help="Toolset, file or module (repeat).")
+    system: Annotated[
+        str | None, typer.Option("--system", metavar="TEXT", help="System prompt.")
     ] = None,
-    workspace: Annotated[str | None, typer.Option("--workspace", "-w", help="Work dir.")] = None,
+    tool: Annotated[
+        list[str] | None,
+        typer.Option("--tool", "-t", metavar="TOOL", help="Toolset, file or module (repeat)."),
+    ] = None,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", "-w", metavar="DIR", help="Work dir.")
+    ] = None,
     approve: Annotated[
-        list[str] | None, typer.Option("--approve", help="Tool that needs a yes (repeat).")
+        list[str] | None,
+        typer.Option("--approve", metavar="TOOL", help="Tool that needs a yes (repeat)."),
     ] = None,
     on_unknown: Annotated[
-        str | None, typer.Option("--on-unknown", help="stop | retry | skip")
+        str | None, typer.Option("--on-unknown", metavar="POLICY", help="stop | retry | skip")
     ] = None,
     max_steps: MaxSteps = None,
     max_tokens: MaxTokens = None,
     max_cost_usd: MaxCost = None,
     max_time: MaxTime = None,
     max_attempts: MaxAttempts = None,
-    task_id: Annotated[str | None, typer.Option("--id", help="Choose the new task's id.")] = None,
+    task_id: Annotated[
+        str | None, typer.Option("--id", metavar="ID", help="Choose the new task's id.")
+    ] = None,
     drop_pending: Annotated[
         bool,
         typer.Option(

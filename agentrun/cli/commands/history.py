@@ -40,12 +40,18 @@ def log(
         str | None, typer.Argument(help="Task id or prefix; omit to search all with --grep.")
     ] = None,
     kind: Annotated[
-        list[str] | None, typer.Option("--kind", "-k", help="Only events of this kind (repeat).")
+        list[str] | None,
+        typer.Option("--kind", "-k", metavar="KIND", help="Only events of this kind (repeat)."),
     ] = None,
-    from_seq: Annotated[int | None, typer.Option("--from", help="First event (seq).")] = None,
-    to_seq: Annotated[int | None, typer.Option("--to", help="Last event (seq).")] = None,
+    from_seq: Annotated[
+        int | None, typer.Option("--from", metavar="SEQ", help="First event (seq).")
+    ] = None,
+    to_seq: Annotated[
+        int | None, typer.Option("--to", metavar="SEQ", help="Last event (seq).")
+    ] = None,
     grep: Annotated[
-        str | None, typer.Option("--grep", "-g", help="Only events whose JSON contains TEXT.")
+        str | None,
+        typer.Option("--grep", "-g", metavar="TEXT", help="Only events whose JSON contains TEXT."),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Every event whole, as JSON.")] = False,
     follow_log: Annotated[
@@ -76,10 +82,12 @@ def diff(
         str | None, typer.Argument(help="A second task: align the two runs step by step.")
     ] = None,
     from_seq: Annotated[
-        int | None, typer.Option("--from", help="From the state after this event (0: start).")
+        int | None,
+        typer.Option("--from", metavar="SEQ", help="From the state after this event (0: start)."),
     ] = None,
     to_seq: Annotated[
-        int | None, typer.Option("--to", help="To the state after this event (default: last).")
+        int | None,
+        typer.Option("--to", metavar="SEQ", help="To the state after this event (default: last)."),
     ] = None,
     as_json: DiffJsonOpt = False,
 ) -> int:

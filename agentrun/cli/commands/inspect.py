@@ -25,9 +25,13 @@ def ls(
     ctx: typer.Context,
     status: Annotated[
         str | None,
-        typer.Option("--status", help="Only tasks in this status (e.g. needs_attention)."),
+        typer.Option(
+            "--status", metavar="STATUS", help="Only tasks in this status (e.g. needs_attention)."
+        ),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many tasks.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", help="At most this many tasks.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> int:
     """List tasks, newest first: status, steps, tokens, cost, age and goal."""
@@ -40,7 +44,7 @@ def show(
     ctx: typer.Context,
     task: TaskArg,
     at: Annotated[
-        int | None, typer.Option("--at", help="The state as of this event (seq).")
+        int | None, typer.Option("--at", metavar="SEQ", help="The state as of this event (seq).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> int:

@@ -17,10 +17,17 @@ from agentrun.core.errors import EXIT_OK, UsageError
 def batch(
     ctx: typer.Context,
     max_time: Annotated[
-        str | None, typer.Option("--max-time", help="Wall time for the whole batch, e.g. 55m.")
+        str | None,
+        typer.Option(
+            "--max-time", metavar="DURATION", help="Wall time for the whole batch, e.g. 55m."
+        ),
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-j", help="Tasks at once.")] = 1,
-    limit: Annotated[int | None, typer.Option("--limit", help="Tasks at most.")] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-j", metavar="N", help="Tasks at once.")
+    ] = 1,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", help="Tasks at most.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> int:
@@ -84,13 +91,22 @@ def cancel(
 def prune(
     ctx: typer.Context,
     older_than: Annotated[
-        str | None, typer.Option("--older-than", help="Only tasks finished longer ago, e.g. 30d.")
+        str | None,
+        typer.Option(
+            "--older-than", metavar="DURATION", help="Only tasks finished longer ago, e.g. 30d."
+        ),
     ] = None,
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", help="succeeded, failed or cancelled (repeat; default all)."),
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="succeeded, failed or cancelled (repeat; default all).",
+        ),
     ] = None,
-    keep: Annotated[int, typer.Option("--keep", help="Keep the N newest finished tasks.")] = 0,
+    keep: Annotated[
+        int, typer.Option("--keep", metavar="N", help="Keep the N newest finished tasks.")
+    ] = 0,
     squash: Annotated[
         bool, typer.Option("--squash", help="Keep final state and stats, drop the step log.")
     ] = False,

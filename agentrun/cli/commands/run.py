@@ -16,8 +16,15 @@ from agentrun.cli.settings import settings
 from agentrun.cli.wording import outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
 
-AgentOpt = Annotated[Path | None, typer.Option("--agent", "-a", help="Agent spec (TOML).")]
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="provider:model")]
+AgentOpt = Annotated[
+    Path | None, typer.Option("--agent", "-a", metavar="FILE", help="Agent spec (TOML).")
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", metavar="PROVIDER:MODEL", help="e.g. openai:gpt-4.1-mini, scripted:FILE"
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Stream events as JSON lines.")]
 SubmitJsonOpt = Annotated[
     bool,
@@ -28,14 +35,15 @@ SubmitJsonOpt = Annotated[
     ),
 ]
 FromOpt = Annotated[
-    Path | None, typer.Option("--from", help="Queue one task per line of this file.")
+    Path | None,
+    typer.Option("--from", metavar="FILE", help="Queue one task per line of this file."),
 ]
 SkipBadOpt = Annotated[
     bool, typer.Option("--skip-bad", help="With --from: queue the good lines anyway.")
 ]
 # `start` runs one task: it parses --from and --skip-bad only to point at `submit` (a sentence
 # instead of "no such option"), and does not list them.
-StartFromOpt = Annotated[Path | None, typer.Option("--from", hidden=True)]
+StartFromOpt = Annotated[Path | None, typer.Option("--from", metavar="FILE", hidden=True)]
 StartSkipBadOpt = Annotated[bool, typer.Option("--skip-bad", hidden=True)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; never ask.")]
 
@@ -58,12 +66,19 @@ def budget_options(
     return {k: v for k, v in values.items() if v is not None}
 
 
-MaxSteps = Annotated[int | None, typer.Option("--max-steps", help="Model turns at most.")]
-MaxTokens = Annotated[int | None, typer.Option("--max-tokens", help="Tokens at most.")]
-MaxCost = Annotated[float | None, typer.Option("--max-cost-usd", help="Dollars at most.")]
-MaxTime = Annotated[str | None, typer.Option("--max-time", help="Active time at most, e.g. 2h.")]
+MaxSteps = Annotated[
+    int | None, typer.Option("--max-steps", metavar="N", help="Model turns at most.")
+]
+MaxTokens = Annotated[int | None, typer.Option("--max-tokens", metavar="N", help="Tokens at most.")]
+MaxCost = Annotated[
+    float | None, typer.Option("--max-cost-usd", metavar="USD", help="Dollars at most.")
+]
+MaxTime = Annotated[
+    str | None, typer.Option("--max-time", metavar="DURATION", help="Active time at most, e.g. 2h.")
+]
 MaxAttempts = Annotated[
-    int | None, typer.Option("--max-attempts", help="Crashed runs before the task fails.")
+    int | None,
+    typer.Option("--max-attempts", metavar="N", help="Crashed runs before the task fails."),
 ]
 
 
@@ -75,24 +90,35 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
         goal: Annotated[str | None, typer.Argument(help="What the agent should do.")] = None,
         agent: AgentOpt = None,
         model: ModelOpt = None,
-        system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+        system: Annotated[
+            str | None, typer.Option("--system", metavar="TEXT", help="System prompt.")
+        ] = None,
         tool: Annotated[
             list[str] | None,
-            typer.Option("--tool", "-t", help="Toolset, file or module (repeat)."),
+            typer.Option("--tool", "-t", metavar="TOOL", help="Toolset, file or module (repeat)."),
         ] = None,
         workspace: Annotated[
-            str | None, typer.Option("--workspace", "-w", help="Work dir.")
+            str | None, typer.Option("--workspace", "-w", metavar="DIR", help="Work dir.")
         ] = None,
-        task_id: Annotated[str | None, typer.Option("--id", help="Choose the task id.")] = None,
+        task_id: Annotated[
+            str | None, typer.Option("--id", metavar="ID", help="Choose the task id.")
+        ] = None,
         approve: Annotated[
-            list[str] | None, typer.Option("--approve", help="Tool that needs a yes (repeat).")
+            list[str] | None,
+            typer.Option("--approve", metavar="TOOL", help="Tool that needs a yes (repeat)."),
         ] = None,
         on_unknown: Annotated[
-            str | None, typer.Option("--on-unknown", help="stop | retry | skip")
+            str | None, typer.Option("--on-unknown", metavar="POLICY", help="stop | retry | skip")
         ] = None,
-        check: Annotated[str | None, typer.Option("--check", help="Success check command.")] = None,
-        fsync: Annotated[str | None, typer.Option("--fsync", help="always | batch")] = None,
-        base_url: Annotated[str | None, typer.Option("--base-url", help="Model endpoint.")] = None,
+        check: Annotated[
+            str | None, typer.Option("--check", metavar="COMMAND", help="Success check command.")
+        ] = None,
+        fsync: Annotated[
+            str | None, typer.Option("--fsync", metavar="POLICY", help="always | batch")
+        ] = None,
+        base_url: Annotated[
+            str | None, typer.Option("--base-url", metavar="URL", help="Model endpoint.")
+        ] = None,
         max_steps: MaxSteps = None,
         max_tokens: MaxTokens = None,
         max_cost_usd: MaxCost = None,
@@ -215,7 +241,9 @@ def resume(
     skip_unknown: Annotated[
         bool, typer.Option("--skip-unknown", help="Give up on in-doubt calls.")
     ] = False,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Model endpoint.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", metavar="URL", help="Model endpoint.")
+    ] = None,
     max_steps: MaxSteps = None,
     max_tokens: MaxTokens = None,
     max_cost_usd: MaxCost = None,
@@ -292,12 +320,14 @@ def resolve(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task id or prefix.")],
     call: Annotated[str, typer.Argument(help="The call id (see `agentrun show`).")],
-    approve: Annotated[bool, typer.Option("--approve", help="Allow the call to run.")] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", metavar="TOOL", help="Allow the call to run.")
+    ] = False,
     deny: Annotated[bool, typer.Option("--deny", help="Refuse the call.")] = False,
     retry: Annotated[bool, typer.Option("--retry", help="Run the in-doubt call again.")] = False,
     skip: Annotated[bool, typer.Option("--skip", help="Give up on the in-doubt call.")] = False,
     result: Annotated[
-        str | None, typer.Option("--result", help="The call's result, as JSON.")
+        str | None, typer.Option("--result", metavar="JSON", help="The call's result, as JSON.")
     ] = None,
 ) -> int:
     """Settle an approval or an in-doubt call of a task that needs attention."""

@@ -24,9 +24,14 @@ if TYPE_CHECKING:
 def stats(
     ctx: typer.Context,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only tasks created in this window, e.g. 7d.")
+        str | None,
+        typer.Option(
+            "--since", metavar="DURATION", help="Only tasks created in this window, e.g. 7d."
+        ),
     ] = None,
-    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent's tasks.")] = None,
+    agent: Annotated[
+        str | None, typer.Option("--agent", metavar="NAME", help="Only this agent's tasks.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
 ) -> int:
     """Outcome SLOs: completion and success rates, time and steps per task, tokens, cost."""
