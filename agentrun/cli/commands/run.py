@@ -320,9 +320,7 @@ def resolve(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task id or prefix.")],
     call: Annotated[str, typer.Argument(help="The call id (see `agentrun show`).")],
-    approve: Annotated[
-        bool, typer.Option("--approve", metavar="TOOL", help="Allow the call to run.")
-    ] = False,
+    approve: Annotated[bool, typer.Option("--approve", help="Allow the call to run.")] = False,
     deny: Annotated[bool, typer.Option("--deny", help="Refuse the call.")] = False,
     retry: Annotated[bool, typer.Option("--retry", help="Run the in-doubt call again.")] = False,
     skip: Annotated[bool, typer.Option("--skip", help="Give up on the in-doubt call.")] = False,
