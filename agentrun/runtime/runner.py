@@ -176,9 +176,11 @@ class Runner:
         if state.status == RUNNING:
             max_attempts = int(budget.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
             if state.crashes + 1 >= max_attempts:
+                crashed = state.crashes + 1
+                runs = "1 run" if crashed == 1 else f"{crashed} runs"
                 return self._finish(
                     "failed",
-                    f"{state.crashes + 1} runs crashed before finishing (last at step "
+                    f"{runs} crashed before finishing (last at step "
                     f"{state.steps}, event {state.last_seq}); max_attempts is {max_attempts}",
                     spec,
                     check=False,

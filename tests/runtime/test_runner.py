@@ -162,13 +162,14 @@ def test_the_outcome_check_decides_success(store, tmp_path):
     assert check["exit_code"] == 1 and check["passed"] is False
 
 
-def test_a_poison_step_fails_after_max_attempts_crashes(store, tmp_path):
-    task_id = new_task(store, tmp_path, max_attempts=2)
-    # Simulate two runs that crashed: each claims, writes run_started, and dies silently.
-    for _ in range(2):
-        writer = store.open_writer(task_id)
-        from agentrun.core.events import RunStarted
+@pytest.mark.parametrize(("max_attempts", "said"), [(2, "2 runs crashed"), (1, "1 run crashed")])
+def test_a_poison_step_fails_after_max_attempts_crashes(store, tmp_path, max_attempts, said):
+    from agentrun.core.events import RunStarted
 
+    task_id = new_task(store, tmp_path, max_attempts=max_attempts)
+    # Simulate runs that crashed: each claims, writes run_started, and dies silently.
+    for _ in range(max_attempts):
+        writer = store.open_writer(task_id)
         writer.append(
             [
                 RunStarted(
@@ -185,7 +186,8 @@ def test_a_poison_step_fails_after_max_attempts_crashes(store, tmp_path):
         writer.abandon()
     result = run(store, task_id)
     assert result.status == "failed"
-    assert "crashed" in result.message and "max_attempts" in result.message
+    assert result.message.startswith(f"{said} before finishing")
+    assert f"max_attempts is {max_attempts}" in result.message
 
 
 def test_group_commit_costs_one_fsync_per_read_step_and_two_with_a_side_effect(store, tmp_path):
