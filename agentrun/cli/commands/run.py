@@ -45,6 +45,9 @@ SkipBadOpt = Annotated[
 # instead of "no such option"), and does not list them.
 StartFromOpt = Annotated[Path | None, typer.Option("--from", metavar="FILE", hidden=True)]
 StartSkipBadOpt = Annotated[bool, typer.Option("--skip-bad", hidden=True)]
+# Likewise `submit` parses --base-url only to say where a queued task's endpoint comes from: the
+# URL is not stored with the task, and `batch` runs it later with the environment's.
+SubmitBaseUrlOpt = Annotated[str | None, typer.Option("--base-url", metavar="URL", hidden=True)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; never ask.")]
 
 
@@ -144,6 +147,11 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
         )
         if run_now and (from_file is not None or skip_bad):
             raise UsageError("to queue many tasks use `agentrun submit --from FILE [--skip-bad]`")
+        if not run_now and base_url:
+            raise UsageError(
+                "a queued task's model endpoint comes from where `agentrun batch` runs: set "
+                "OPENAI_BASE_URL or ANTHROPIC_BASE_URL there (--base-url is for start and resume)"
+            )
         if skip_bad and from_file is None:
             raise UsageError("--skip-bad goes with --from FILE: it skips the file's bad lines")
         if from_file is not None:
@@ -177,7 +185,7 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
     if run_now:
         command.__annotations__.update(from_file=StartFromOpt, skip_bad=StartSkipBadOpt)
     else:
-        command.__annotations__["as_json"] = SubmitJsonOpt
+        command.__annotations__.update(as_json=SubmitJsonOpt, base_url=SubmitBaseUrlOpt)
     return command
 
 
