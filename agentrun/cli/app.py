@@ -1,7 +1,8 @@
 """The ``agentrun`` command: global options, command registration and the one error boundary.
 
 Every ``AgentrunError`` becomes ``error: <message>`` on stderr and its exit code (design §8);
-anything unexpected becomes one line too, with the traceback only under ``--debug`` or
+so does a mistake the parser finds (an unknown option, a missing argument: exit 2); anything
+unexpected becomes one line too, with the traceback only under ``--debug`` or
 ``AGENTRUN_DEBUG=1``. Pretty exceptions never show locals: they can hold API keys.
 
 Start-up is kept lazy (``bench/cli_latency.py`` measures it): this module imports only ``os``
@@ -188,6 +189,27 @@ def _click(name: str) -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
+def _parser_error_line(exc: Any, args: list[str], command: Any) -> str:
+    """A click/typer parser error as one line: what was wrong, then where the help is.
+
+    click's own ``show`` prints the usage, a "Try ... for help." line and the message; the
+    design wants one line on stderr for every mistake (design §8). An error raised while
+    parsing an option's value carries no context: the command named in ``args`` gives the help.
+    """
+    message = " ".join(exc.format_message().split()).removesuffix(".")
+    message = message[:1].lower() + message[1:]
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        if ctx.command.get_help_option(ctx) is None:
+            return message
+        path = ctx.command_path
+    else:
+        name = _command_name(args)
+        known = name is not None and name in getattr(command, "commands", {})
+        path = f"agentrun {name}" if known else "agentrun"
+    return f"{message}; see `{path} --help`"
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code; the one error boundary."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -202,6 +224,7 @@ def run(argv: list[str] | None = None) -> int:
 
     debug = "--debug" in args or os.environ.get("AGENTRUN_DEBUG") == "1"
     invocation = dispatch.parse(args)  # `ls` and `log` as typed most often, without typer
+    command: Any = None
     if invocation is None:
         import typer
 
@@ -215,8 +238,11 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except _click("Abort"):
         return 130
-    except _click("ClickException") as exc:
+    except _click("NoArgsIsHelpError") as exc:  # `agentrun` alone: the help, as typer prints it
         exc.show()
+        return exc.exit_code
+    except _click("ClickException") as exc:  # the parser's: one line, like every error
+        print(f"error: {_parser_error_line(exc, args, command)}", file=sys.stderr)
         return 2 if exc.exit_code in (1, 2) else exc.exit_code
     except AgentrunError as exc:
         if debug:

@@ -1,24 +1,80 @@
-"""Usage errors from the command-line parser are exit 2 with a usage line, never an internal error.
+"""Mistakes the command-line parser finds are one line on stderr and exit 2 (design §8).
 
-typer bundles its own copy of click (0.29+); the boundary must know both kinds of exceptions.
+The line says what was wrong and which help to read: ``error: no such option: --bogus; see
+`agentrun ls --help```; no usage block, no "Try ..." line, no traceback. ``--help`` is
+unchanged. typer bundles its own copy of click (0.29+); the boundary must know both kinds of
+exceptions.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
 from agentrun import __version__
-from tests.conftest import run_agentrun
+from tests.conftest import CliResult, run_agentrun
+
+Cli = Callable[..., CliResult]
+
+PARSER_ERRORS = [
+    ("unknown option", ["ls", "--bogus"], "no such option: --bogus", "agentrun ls"),
+    ("missing argument", ["show"], "missing argument 'task'", "agentrun show"),
+    ("bad value", ["show", "x", "--at", "x"], "invalid value for '--at'", "agentrun show"),
+    ("bad short option value", ["batch", "-j", "x"], "invalid value for", "agentrun batch"),
+    ("option without value", ["ls", "--status"], "option '--status' requires", "agentrun ls"),
+    ("extra argument", ["diff", "a", "b", "c"], "got unexpected extra argument", "agentrun diff"),
+    ("unknown command", ["lss"], "no such command 'lss'", "agentrun"),
+    ("global option without value", ["--home"], "option '--home' requires", "agentrun"),
+]
+IDS = [case[0] for case in PARSER_ERRORS]
+
+
+def assert_parser_error_line(err: str, says: str, command_path: str) -> None:
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
+    assert lines[0].startswith(f"error: {says}"), lines[0]
+    assert lines[0].endswith(f"; see `{command_path} --help`"), lines[0]
+    assert "Usage:" not in err and "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize(("case", "args", "says", "command_path"), PARSER_ERRORS, ids=IDS)
+def test_a_parser_error_is_one_line_naming_the_help_and_exit_2(
+    cli: Cli, case: str, args: list[str], says: str, command_path: str
+) -> None:
+    result = cli(*args)
+    assert result.code == 2, result
+    assert result.out == ""
+    assert_parser_error_line(result.err, says, command_path)
 
 
 @pytest.mark.parametrize("args", [["lss"], ["ls", "--bogus"], ["show"], ["batch", "-j", "x"]])
-def test_a_parser_error_exits_2_with_usage_and_no_internal_error(args: list[str]) -> None:
+def test_a_parser_error_in_a_real_process_is_one_line_and_exit_2(args: list[str]) -> None:
     result = run_agentrun(*args)
     assert result.returncode == 2
-    assert "Usage:" in result.stderr
-    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: ")
+    assert "--help`" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_option_line_is_exactly_what_was_wrong_and_where_to_look(cli: Cli) -> None:
+    result = cli("ls", "--bogus")
+    assert result.err == "error: no such option: --bogus; see `agentrun ls --help`\n"
+
+
+@pytest.mark.parametrize("command", ["ls", "show", "diff", "batch"])
+def test_command_help_is_the_usage_on_stdout_and_exit_0(command: str) -> None:
+    result = run_agentrun(command, "--help")
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith(f"Usage: agentrun {command} [OPTIONS]")
+    assert "Options:" in result.stdout and "error:" not in result.stdout
+
+
+def test_no_command_still_prints_the_help() -> None:
+    result = run_agentrun()
+    assert result.returncode == 2
+    assert result.stderr.startswith("Usage: agentrun [OPTIONS] COMMAND [ARGS]...")
+    assert "Commands:" in result.stderr and "error:" not in result.stderr
 
 
 def test_version_and_help_exit_0() -> None:
@@ -57,9 +113,7 @@ def test_start_lists_no_option_that_only_submit_uses(cli) -> None:
         ),
     ],
 )
-def test_an_option_is_refused_where_it_would_be_ignored(
-    cli, args: list[str], says: str
-) -> None:
+def test_an_option_is_refused_where_it_would_be_ignored(cli, args: list[str], says: str) -> None:
     result = cli(*args)
     assert result.code == 2 and result.out == ""
     assert result.err.startswith("error: ") and result.err.count("\n") == 1 and says in result.err
