@@ -246,7 +246,7 @@ def check_record(record: Any) -> type[Event]:
     ``UnsupportedVersionError`` for a kind from a newer format (rule 31).
     """
     if not isinstance(record, dict):
-        raise CorruptRecordError(f"event is a {type(record).__name__}, not a map")
+        raise CorruptRecordError(f"event is not a map (got {type(record).__name__})")
     kind = record.get("kind")
     if not isinstance(kind, str):
         raise CorruptRecordError("event has no kind")

@@ -29,6 +29,9 @@ TOP_KEYS |= {"outcome", "fsync"}
 ON_UNKNOWN = ("stop", "retry", "skip")
 FSYNC_POLICIES = ("always", "batch")
 DEFAULT_MAX_ATTEMPTS = 5
+# A value's kind as the error names it, in TOML's words and with its article ("an integer").
+KIND_NAMES = {int: "an integer", float: "a number", str: "a string", dict: "a table"}
+MAX_TIME_KIND = 'a duration such as "2h" or a number of seconds'
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +212,8 @@ def parse_budget(table: dict[str, Any], where: str) -> dict[str, Any]:
         wanted = BUDGET_KEYS[key]
         ok = isinstance(value, wanted) or (wanted is float and isinstance(value, int))
         if not ok or isinstance(value, bool):
-            raise SpecError(f"{where}: [budget] {key} must be a {wanted.__name__}")
+            kind = MAX_TIME_KIND if key == "max_time" else KIND_NAMES[wanted]
+            raise SpecError(f"{where}: [budget] {key} must be {kind}")
         if key != "prices" and not (math.isfinite(value) and value > 0):  # NaN fails both
             raise SpecError(f"{where}: [budget] {key} must be a positive number, not {value}")
         budget[key] = float(value) if wanted is float else value
@@ -241,7 +245,7 @@ def _table(raw: dict[str, Any], key: str, where: str, allowed: set[str]) -> dict
 def _typed(raw: dict[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
     value = raw.get(key, default)
     if value is not default and not isinstance(value, kind):
-        raise SpecError(f"{where}: {key!r} must be a {kind.__name__}")
+        raise SpecError(f"{where}: {key!r} must be {KIND_NAMES[kind]}")
     return value
 
 

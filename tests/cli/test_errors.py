@@ -192,3 +192,24 @@ def test_an_empty_home_option_is_refused_not_taken_as_the_current_directory(
     assert result.returncode == 2
     assert_one_error_line(result.stderr, "--home is empty")
     assert list(tmp_path.iterdir()) == []  # nothing was created in the current directory
+
+
+WRONG_KINDS = [
+    ("integer", "[budget]\nmax_steps = 1.5", "[budget] max_steps must be an integer"),
+    ("number", '[budget]\nmax_cost_usd = "lots"', "[budget] max_cost_usd must be a number"),
+    ("duration", "[budget]\nmax_time = true", '[budget] max_time must be a duration such as "2h"'),
+    ("table", "[budget]\nprices = 3", "[budget] prices must be a table"),
+    ("string", "system = 3", "'system' must be a string"),
+]
+
+
+@pytest.mark.parametrize(("case", "extra", "says"), WRONG_KINDS, ids=[c[0] for c in WRONG_KINDS])
+def test_a_value_of_the_wrong_kind_in_an_agent_file_is_named_in_plain_words(
+    cli: Cli, agentrun_home: Path, tmp_path: Path, case: str, extra: str, says: str
+) -> None:
+    # "must be an integer", never "must be a int": the kinds are TOML's words with their article.
+    agent = make_agent(tmp_path / "agent", extra=extra + "\n")
+    refused = cli("start", "--agent", str(agent.spec), "goal")
+    assert refused.code == 2 and refused.out == ""
+    assert_one_error_line(refused.err, str(agent.spec), says)
+    assert LocalTaskStore(agentrun_home).task_ids() == []
