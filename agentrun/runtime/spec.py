@@ -26,6 +26,7 @@ BUDGET_KEYS = {
 }
 TOP_KEYS = {"name", "model", "system", "tools", "workspace", "budget", "context", "policy"}
 TOP_KEYS |= {"outcome", "fsync"}
+PRICE_KEYS = {"input_per_mtok", "output_per_mtok"}
 ON_UNKNOWN = ("stop", "retry", "skip")
 FSYNC_POLICIES = ("always", "batch")
 DEFAULT_MAX_ATTEMPTS = 5
@@ -126,9 +127,7 @@ def load_spec(path: Path | None, overrides: SpecOverrides, *, cwd: Path) -> Agen
 def _from_raw(raw: dict[str, Any], where: str, base_dir: Path) -> AgentSpec:
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
-        raise SpecError(
-            f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(TOP_KEYS))}"
-        )
+        raise _unknown_key(where, unknown[0], None, TOP_KEYS)
     model = _typed(raw, "model", str, where, "")
     tools = raw.get("tools", [])
     if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
@@ -203,7 +202,7 @@ def parse_budget(table: dict[str, Any], where: str) -> dict[str, Any]:
     budget: dict[str, Any] = {}
     for key, value in table.items():
         if key not in BUDGET_KEYS:
-            raise SpecError(f"{where}: unknown budget {key!r}; known: {', '.join(BUDGET_KEYS)}")
+            raise _unknown_key(where, key, "budget", set(BUDGET_KEYS))
         if key == "max_time" and isinstance(value, str):
             try:
                 value = parse_duration(value)
@@ -220,10 +219,8 @@ def parse_budget(table: dict[str, Any], where: str) -> dict[str, Any]:
     if "prices" in budget:
         prices = budget["prices"]
         for key, price in prices.items():
-            if key not in ("input_per_mtok", "output_per_mtok"):
-                raise SpecError(
-                    f"{where}: [budget.prices] knows input_per_mtok and output_per_mtok"
-                )
+            if key not in PRICE_KEYS:
+                raise _unknown_key(where, key, "budget.prices", PRICE_KEYS)
             number = isinstance(price, int | float) and not isinstance(price, bool)
             if not (number and math.isfinite(price) and price >= 0):
                 raise SpecError(
@@ -238,8 +235,16 @@ def _table(raw: dict[str, Any], key: str, where: str, allowed: set[str]) -> dict
         raise SpecError(f"{where}: [{key}] must be a table")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise SpecError(f"{where}: unknown key {unknown[0]!r} in [{key}]")
+        raise _unknown_key(where, unknown[0], key, allowed)
     return value
+
+
+def _unknown_key(where: str, key: str, table: str | None, known: set[str]) -> SpecError:
+    """The error for a key the spec does not know, listing the keys it does know."""
+    inside = f" in [{table}]" if table is not None else ""
+    return SpecError(
+        f"{where}: unknown key {key!r}{inside}; known keys: {', '.join(sorted(known))}"
+    )
 
 
 def _typed(raw: dict[str, Any], key: str, kind: type, where: str, default: Any) -> Any:

@@ -213,3 +213,32 @@ def test_a_value_of_the_wrong_kind_in_an_agent_file_is_named_in_plain_words(
     assert refused.code == 2 and refused.out == ""
     assert_one_error_line(refused.err, str(agent.spec), says)
     assert LocalTaskStore(agentrun_home).task_ids() == []
+
+
+UNKNOWN_KEYS = [
+    (
+        "budget",
+        "[budget]\nmax_step = 3",
+        "unknown key 'max_step' in [budget]; known keys: "
+        "max_attempts, max_cost_usd, max_steps, max_time, max_tokens, prices",
+    ),
+    (
+        "budget.prices",
+        "[budget.prices]\ninput_per_tok = 1.0",
+        "unknown key 'input_per_tok' in [budget.prices]; known keys: "
+        "input_per_mtok, output_per_mtok",
+    ),
+    ("policy", "[policy]\napprove_all = true", "known keys: approve, on_unknown"),
+    ("top level", "budgets = 3", "unknown key 'budgets'; known keys: budget, context,"),
+]
+
+
+@pytest.mark.parametrize(("table", "extra", "says"), UNKNOWN_KEYS, ids=[c[0] for c in UNKNOWN_KEYS])
+def test_an_unknown_key_in_an_agent_file_lists_the_known_keys(
+    cli: Cli, agentrun_home: Path, tmp_path: Path, table: str, extra: str, says: str
+) -> None:
+    agent = make_agent(tmp_path / "agent", extra=extra + "\n")
+    refused = cli("start", "--agent", str(agent.spec), "goal")
+    assert refused.code == 2 and refused.out == ""
+    assert_one_error_line(refused.err, str(agent.spec), says)
+    assert LocalTaskStore(agentrun_home).task_ids() == []
