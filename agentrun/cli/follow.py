@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from agentrun.core.errors import CorruptLogError
 from agentrun.core.events import Event, RunStarted
-from agentrun.store.framing import RECORD_HEADER, is_zeros
+from agentrun.store.framing import RECORD_HEADER, Record, is_zeros
 from agentrun.store.local import LocalTaskStore
 from agentrun.store.log_reader import Position, iter_records
 from agentrun.store.segments import list_segments
@@ -58,7 +59,7 @@ def follow(
         current = _mark(store, log_dir, position)
         if current != mark or current.unread:
             mark, read_any = current, False
-            for name, record in iter_records(store.ops, log_dir, start=position):
+            for name, record in _records(store, task_id, log_dir, position):
                 read_any = True
                 event = record.event
                 position = Position(name, record.offset, record.end, event.seq, record.crc)
@@ -79,6 +80,16 @@ def follow(
                     on_end(FollowEnd("interrupted" if run_open else "finished"))
                 return
         sleep(poll_s)
+
+
+def _records(
+    store: LocalTaskStore, task_id: str, log_dir: str, position: Position | None
+) -> Iterator[tuple[str, Record]]:
+    """The records after ``position``; a corrupt log names the task, as the store's reads do."""
+    try:
+        yield from iter_records(store.ops, log_dir, start=position)
+    except CorruptLogError as exc:
+        raise exc.of_task(task_id) from None
 
 
 @dataclass(frozen=True, slots=True)

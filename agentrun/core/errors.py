@@ -85,7 +85,21 @@ class CorruptRecordError(AgentrunError):
 
 
 class CorruptLogError(AgentrunError):
-    """A task's log holds a bad record followed by valid ones; it refuses to run (rule 16)."""
+    """A task's log holds a bad record followed by valid ones; it refuses to run (rule 16).
+
+    ``reason`` says what is wrong and where (segment, byte). The store adds ``task_id`` where
+    it knows the task, so every command's message names it: ``corrupt log of task <id>: …``.
+    """
+
+    def __init__(self, reason: str, *, task_id: str | None = None) -> None:
+        self.reason = reason
+        self.task_id = task_id
+        of_task = f" of task {task_id}" if task_id is not None else ""
+        super().__init__(f"corrupt log{of_task}: {reason}")
+
+    def of_task(self, task_id: str) -> CorruptLogError:
+        """This error naming ``task_id``; itself when it already names a task."""
+        return self if self.task_id is not None else CorruptLogError(self.reason, task_id=task_id)
 
 
 class UnsupportedVersionError(AgentrunError):

@@ -184,7 +184,9 @@ class LocalTaskStore:
                 if record.event.seq >= from_seq:
                     yield record.event
         except CorruptRecordError as exc:
-            raise CorruptLogError(f"corrupt log of task {task_id}: {exc}") from None
+            raise CorruptLogError(f"{exc}; run `agentrun verify`", task_id=task_id) from None
+        except CorruptLogError as exc:
+            raise exc.of_task(task_id) from None
         except OSError as exc:
             raise self._storage_error("read the log", exc) from None
 
@@ -201,7 +203,9 @@ class LocalTaskStore:
                     batch = [record for record in batch if record["seq"] >= from_seq]
                 yield batch
         except CorruptRecordError as exc:
-            raise CorruptLogError(f"corrupt log of task {task_id}: {exc}") from None
+            raise CorruptLogError(f"{exc}; run `agentrun verify`", task_id=task_id) from None
+        except CorruptLogError as exc:
+            raise exc.of_task(task_id) from None
         except OSError as exc:
             raise self._storage_error("read the log", exc) from None
 
@@ -210,6 +214,8 @@ class LocalTaskStore:
         log_dir = self._existing_log_dir(task_id)
         try:
             return self._load(task_id, log_dir)
+        except CorruptLogError as exc:
+            raise exc.of_task(task_id) from None
         except OSError as exc:
             raise self._storage_error("read the task", exc) from None
 
@@ -228,9 +234,7 @@ class LocalTaskStore:
             return LoadedTask(state, snap.position.seq, ignored)
         state = fold(record.event for _name, record in iter_records(self.ops, log_dir))
         if not state.task_id:
-            raise CorruptLogError(
-                f"task {task_id} has no task_created event; run `agentrun verify`"
-            )
+            raise CorruptLogError("no task_created event; run `agentrun verify`", task_id=task_id)
         return LoadedTask(state, None, ignored)
 
     def _page_loader(self, task_id: str, log_dir: str, snap_path: str) -> PageLoader:
@@ -256,7 +260,10 @@ class LocalTaskStore:
             if not from_log:
                 seq = int(os.path.basename(snap_path).split(".")[0])
                 events = (r.event for _n, r in iter_records(self.ops, log_dir))
-                from_log.append(fold(takewhile(lambda e: e.seq <= seq, events)).messages)
+                try:
+                    from_log.append(fold(takewhile(lambda e: e.seq <= seq, events)).messages)
+                except CorruptLogError as exc:  # a page may be read after ``load`` returned
+                    raise exc.of_task(task_id) from None
             return list(from_log[0][start : start + ref.count])
 
         return load
@@ -280,7 +287,7 @@ class LocalTaskStore:
         try:
             return self.ops.read_file(path)
         except FileNotFoundError:
-            raise CorruptLogError(f"blob {digest[:12]} of task {task_id} is missing") from None
+            raise CorruptLogError(f"blob {digest[:12]} is missing", task_id=task_id) from None
 
     def task_bytes(self, task_id: str) -> int:
         """Bytes of every file in the task's directory (apparent sizes)."""
@@ -400,7 +407,9 @@ class LocalTaskWriter:
             tail = open_tail(self._ops, log_dir)
             loaded = store._load(task_id, log_dir)
         except CorruptRecordError as exc:
-            raise CorruptLogError(f"corrupt log of task {task_id}: {exc}") from None
+            raise CorruptLogError(f"{exc}; run `agentrun verify`", task_id=task_id) from None
+        except CorruptLogError as exc:
+            raise exc.of_task(task_id) from None
         except OSError as exc:
             raise store._storage_error("open the log", exc) from None
         self.recovery: list[dict[str, Any]] = list(tail.repairs)

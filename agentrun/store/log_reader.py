@@ -111,17 +111,17 @@ def _read_segments(
         try:
             header = read_header(ops, path, data)
         except CorruptRecordError as exc:
-            raise CorruptLogError(f"corrupt log: {exc}; run `agentrun verify`") from None
+            raise CorruptLogError(f"{exc}; run `agentrun verify`") from None
         if header is None:
             if is_last:
                 return  # a roll that crashed before its header was complete: torn
-            raise CorruptLogError(f"corrupt log: {name} has an incomplete header")
+            raise CorruptLogError(f"{name} has an incomplete header")
         offset, seq = header.size, header.first_seq
         if start is not None and name == start.segment:
             offset, seq = start.end, start.seq + 1
         if expected_seq is not None and seq != expected_seq:
             raise CorruptLogError(
-                f"corrupt log: {name} starts at seq {seq}, expected {expected_seq} "
+                f"{name} starts at seq {seq}, expected {expected_seq} "
                 "(a segment is missing); run `agentrun verify`"
             )
         lists, count = scan(data, offset, seq, is_last), 0
@@ -135,7 +135,7 @@ def _read_segments(
             yield name, items
         if stopped is not None and stopped.bad is not None and (not is_last or stopped.is_corrupt):
             raise CorruptLogError(
-                f"corrupt log: {name} at byte {stopped.bad.offset}: {stopped.bad.reason}; "
+                f"{name} at byte {stopped.bad.offset}: {stopped.bad.reason}; "
                 "run `agentrun verify` for details"
             )
         expected_seq = seq + count

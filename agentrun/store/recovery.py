@@ -54,7 +54,7 @@ def open_tail(ops: FileOps, log_dir: str) -> OpenedTail:
     repairs: list[dict[str, Any]] = []
     segments = list_segments(ops, log_dir)
     if not segments:
-        raise CorruptLogError(f"corrupt log: {log_dir} holds no segment; run `agentrun verify`")
+        raise CorruptLogError(f"{log_dir} holds no segment; run `agentrun verify`")
     while True:
         _first_seq, path = segments[-1]
         data = ops.read_file(path)
@@ -65,9 +65,7 @@ def open_tail(ops: FileOps, log_dir: str) -> OpenedTail:
         repairs.append(_save_and_drop(ops, path, data, 0, remove=True))
         segments.pop()
     if header is None:
-        raise CorruptLogError(
-            f"corrupt log: {path} has an incomplete header; run `agentrun verify`"
-        )
+        raise CorruptLogError(f"{path} has an incomplete header; run `agentrun verify`")
     scan = scan_segment(data, header.size, header.first_seq, zero_tail_is_end=True)
     size = len(data)
     if scan.bad is not None:
@@ -79,7 +77,7 @@ def open_tail(ops: FileOps, log_dir: str) -> OpenedTail:
                 else ""
             )
             raise CorruptLogError(
-                f"corrupt log: {name} at byte {scan.bad.offset}: {scan.bad.reason}{follow}; "
+                f"{name} at byte {scan.bad.offset}: {scan.bad.reason}{follow}; "
                 "run `agentrun verify`"
             )
         repairs.append(_save_and_drop(ops, path, data, scan.end, remove=False))

@@ -1,0 +1,92 @@
+"""A corrupt log is one error line that names the task, whichever command read it (design §8).
+
+``error: corrupt log of task <id>: <segment> at byte <n>: <reason>; run `agentrun verify`…``
+and exit 1, from every command that reads or opens the log: with two tasks on the command
+line (``diff A B``) or many in the home, the id says which one to look at. ``verify`` keeps
+its own report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentrun.store.local import LocalTaskStore
+from tests.conftest import CliResult, run_agentrun
+from tests.store.builders import BuiltTask, build_task
+
+Cli = Callable[..., CliResult]
+TASK = "job-corrupt"
+
+
+def flip_a_bit(built: BuiltTask, offset: int) -> str:
+    """Damage the task's last segment at ``offset``; its file name."""
+    segment = built.segments()[-1]
+    data = bytearray(segment.read_bytes())
+    data[offset] ^= 0x01
+    segment.write_bytes(bytes(data))
+    return segment.name
+
+
+@pytest.fixture(params=["record", "segment header"])
+def corrupt(request: pytest.FixtureRequest, agentrun_home: Path) -> str:
+    """A healthy task ``job-healthy`` and ``job-corrupt`` with a damaged record or header."""
+    store = LocalTaskStore(agentrun_home)
+    build_task(store, 10, task_id="job-healthy")
+    built = build_task(store, 10, task_id=TASK)
+    return flip_a_bit(built, 200 if request.param == "record" else 2)
+
+
+READERS = [
+    ("show",),
+    ("show", TASK, "--at", "3"),
+    ("log",),
+    ("log", TASK, "--json"),
+    ("log", TASK, "--kind", "run_started"),
+    ("log", TASK, "--follow"),
+    ("export",),
+    ("diff",),
+    ("diff", "job-healthy", TASK),
+    ("fork", TASK, "--at", "2"),
+    ("resume",),
+    ("cancel",),
+]
+
+
+@pytest.mark.parametrize("command", READERS, ids=" ".join)
+def test_a_corrupt_log_is_one_error_line_naming_the_task_and_exit_1(
+    cli: Cli, corrupt: str, command: tuple[str, ...]
+) -> None:
+    args = command if len(command) > 1 else (*command, TASK)
+    result = cli(*args)
+    assert result.code == 1, result
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.err, lines
+    assert lines[0].startswith(f"error: corrupt log of task {TASK}: "), lines[0]
+    assert corrupt in lines[0] and "run `agentrun verify`" in lines[0], lines[0]
+
+
+def test_a_real_process_names_the_task_of_a_corrupt_log(corrupt: str) -> None:
+    proc = run_agentrun("show", TASK)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: corrupt log of task {TASK}: ")
+    assert corrupt in proc.stderr and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [("stats",), ("ls",), ("log", "--grep", "x")])
+def test_a_read_over_every_task_names_the_corrupt_one_and_goes_on(
+    cli: Cli, agentrun_home: Path, corrupt: str, command: tuple[str, ...]
+) -> None:
+    (agentrun_home / "tasks" / TASK / "summary").unlink()  # make it read the log
+    result = cli(*command)
+    assert result.code == 0, result
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and f"task {TASK}" in warnings[0] and corrupt in warnings[0]
+
+
+def test_verify_reports_the_damage_in_its_own_words(cli: Cli, corrupt: str) -> None:
+    result = cli("verify", TASK)
+    assert result.code == 1 and result.err == ""
+    assert result.out.startswith(f"{TASK}  CORRUPT") and f"  {corrupt} at byte " in result.out
