@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -145,6 +146,35 @@ def test_diff_human_usage_says_one_step_and_one_run(cli, agentrun_home, tmp_path
     assert usage.startswith("usage   +1 step · +1 tool call · ")
     whole = cli("diff", task_id).out.splitlines()
     assert next(x for x in whole if x.startswith("usage")).endswith(" active · +1 run")
+
+
+@pytest.mark.parametrize(("option", "first"), [("--from", 0), ("--to", 1)])
+def test_diff_accepts_exactly_the_range_its_refusal_names(
+    cli, agentrun_home, tmp_path, option, first
+):
+    # docs/cli.md: --from 0 is the state before the first event; --to names an event.
+    task_id = finished_task(agentrun_home, tmp_path)
+    last = store_at(agentrun_home).summary(task_id)["last_seq"]
+    refused = cli("diff", task_id, option, str(last + 1))
+    assert refused.code == 2 and refused.err.count("\n") == 1
+    named = re.search(rf"choose {option} from (-?\d+)(?: \([^)]*\))? to (\d+)$", refused.err)
+    assert named is not None, refused.err
+    assert tuple(map(int, named.groups())) == (first, last)
+    for value in (first, last):
+        assert cli("diff", task_id, option, str(value), "--json").code == 0, (option, value)
+    for value in (first - 1, last + 1):
+        outside = cli("diff", task_id, option, str(value))
+        assert outside.code == 2 and outside.err.startswith(f"error: {option} {value}: "), outside
+
+
+def test_diff_to_0_is_refused_saying_to_names_an_event(cli, agentrun_home, tmp_path):
+    task_id = finished_task(agentrun_home, tmp_path)
+    last = store_at(agentrun_home).summary(task_id)["last_seq"]
+    result = cli("diff", task_id, "--to", "0")
+    assert result.code == 2 and result.out == ""
+    assert result.err == (
+        f"error: --to 0: task {task_id} has {last} events; choose --to from 1 to {last}\n"
+    )
 
 
 def fork_with_new_script(cli, agentrun_home, tmp_path, task_id, at, changed_turns):

@@ -116,10 +116,16 @@ def diff(
     end = store.summary(task_id)["last_seq"]
     first = 0 if from_seq is None else from_seq
     last = end if to_seq is None else to_seq
-    if first < 0:
-        raise UsageError(f"--from {first}: use 0 (before the first event) or an event number")
-    if last < 1 or last > end or first > end:
-        raise UsageError(f"task {task_id} has {end} events; choose --from/--to from 0 to {end}")
+    # --from may be 0, the state before the first event; --to names an event (docs/cli.md).
+    if not 0 <= first <= end:
+        raise UsageError(
+            f"--from {first}: task {task_id} has {end} events; choose --from from 0 "
+            f"(before the first event) to {end}"
+        )
+    if not 1 <= last <= end:
+        raise UsageError(
+            f"--to {last}: task {task_id} has {end} events; choose --to from 1 to {end}"
+        )
     if first > last:
         raise UsageError(f"--from {first} is after --to {last}")
     before = state_at(store, task_id, first) if first > 0 else State()
