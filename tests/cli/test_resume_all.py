@@ -63,6 +63,25 @@ def test_resume_all_reports_a_task_that_cannot_run_and_still_finishes_the_others
     assert run_agentrun("verify", "--all").returncode == 0
 
 
+def test_resume_all_names_a_task_with_a_corrupt_log_and_still_finishes_the_others(
+    tmp_path: Path, agentrun_home: Path
+) -> None:
+    agent = make_agent(tmp_path / "agent")
+    corrupt, healthy = killed_start(agent), killed_start(agent)
+    segment = sorted((agentrun_home / "tasks" / corrupt / "log").glob("*.seg"))[0]
+    data = bytearray(segment.read_bytes())
+    data[2] ^= 0x01  # the segment header's magic: the log cannot be read at all
+    segment.write_bytes(bytes(data))
+    resumed = run_agentrun("resume", "--all", "-q", "--retry-unknown", env=agent.env())
+    assert resumed.returncode == 1, resumed.stderr  # the worst: a task that cannot be read
+    errors = [line for line in resumed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, resumed.stderr
+    assert errors[0].startswith(f"error: corrupt log of task {corrupt}: "), errors[0]
+    assert "Traceback" not in resumed.stderr
+    store = LocalTaskStore(agentrun_home)
+    assert store.summary(healthy)["status"] == "succeeded"
+
+
 def test_resume_with_a_task_and_all_is_a_usage_error(agentrun_home: Path) -> None:
     both = run_agentrun("resume", "some-task", "--all")
     assert both.returncode == 2 and "not both" in both.stderr

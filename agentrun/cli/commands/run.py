@@ -273,8 +273,18 @@ def resume(
     store = settings(ctx).store()
     if all_tasks and task:
         raise UsageError("name a task or pass --all, not both")
+    from agentrun.core.errors import AgentrunError, ClaimedError, CorruptLogError, StorageError
+
+    codes: list[int] = []
     if all_tasks:
-        ids = [i for i in store.task_ids() if _resumable(store.summary(i)["status"])]
+        ids = []
+        for task_id in store.task_ids():
+            try:
+                if _resumable(store.summary(task_id)["status"]):
+                    ids.append(task_id)
+            except CorruptLogError as exc:  # one broken task must not strand the others
+                print(f"error: {exc}", file=sys.stderr)
+                codes.append(exc.exit_code)
     elif task:
         ids = [store.resolve(task)]
     else:
@@ -283,11 +293,11 @@ def resume(
         from agentrun.runtime.budgets import check_cost_cap
 
         for task_id in ids:  # the prices may come from the task's own agent file
-            agent_budget = store.load(task_id).state.agent.get("budget") or {}
+            try:
+                agent_budget = store.load(task_id).state.agent.get("budget") or {}
+            except CorruptLogError:
+                continue  # reported, with the others going on, when its turn comes
             check_cost_cap({**agent_budget, **budget}, f"task {task_id}")
-    from agentrun.core.errors import AgentrunError, ClaimedError, StorageError
-
-    codes = []
     for task_id in ids:
         try:
             codes.append(
@@ -312,7 +322,8 @@ def resume(
             if not all_tasks:
                 raise
             # One broken task (a missing script, a corrupt log) must not strand the others.
-            print(f"error: task {task_id}: {exc}", file=sys.stderr)
+            message = str(exc) if task_id in str(exc) else f"task {task_id}: {exc}"
+            print(f"error: {message}", file=sys.stderr)
             codes.append(exc.exit_code)
             continue
         if codes[-1] in (130, 143):
