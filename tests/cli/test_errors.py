@@ -203,18 +203,6 @@ WRONG_KINDS = [
 ]
 
 
-@pytest.mark.parametrize(("case", "extra", "says"), WRONG_KINDS, ids=[c[0] for c in WRONG_KINDS])
-def test_a_value_of_the_wrong_kind_in_an_agent_file_is_named_in_plain_words(
-    cli: Cli, agentrun_home: Path, tmp_path: Path, case: str, extra: str, says: str
-) -> None:
-    # "must be an integer", never "must be a int": the kinds are TOML's words with their article.
-    agent = make_agent(tmp_path / "agent", extra=extra + "\n")
-    refused = cli("start", "--agent", str(agent.spec), "goal")
-    assert refused.code == 2 and refused.out == ""
-    assert_one_error_line(refused.err, str(agent.spec), says)
-    assert LocalTaskStore(agentrun_home).task_ids() == []
-
-
 UNKNOWN_KEYS = [
     (
         "budget",
@@ -233,9 +221,16 @@ UNKNOWN_KEYS = [
 ]
 
 
-@pytest.mark.parametrize(("table", "extra", "says"), UNKNOWN_KEYS, ids=[c[0] for c in UNKNOWN_KEYS])
-def test_an_unknown_key_in_an_agent_file_lists_the_known_keys(
-    cli: Cli, agentrun_home: Path, tmp_path: Path, table: str, extra: str, says: str
+# A value of the wrong kind is named in TOML's words with its article ("must be an integer",
+# never "must be a int"); an unknown key comes with the keys its table knows.
+SPEC_MISTAKES = WRONG_KINDS + UNKNOWN_KEYS
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "says"), SPEC_MISTAKES, ids=[c[0] for c in SPEC_MISTAKES]
+)
+def test_a_mistake_in_an_agent_file_is_one_line_in_plain_words(
+    cli: Cli, agentrun_home: Path, tmp_path: Path, case: str, extra: str, says: str
 ) -> None:
     agent = make_agent(tmp_path / "agent", extra=extra + "\n")
     refused = cli("start", "--agent", str(agent.spec), "goal")
