@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from agentrun.cli.bulk import json_encoder, no_cycle_collection
+from agentrun.cli.wording import naming_task
 from agentrun.core.errors import AgentrunError, UsageError
 from agentrun.core.events import EVENT_TYPES, Event, to_record
 
@@ -227,7 +228,7 @@ def _search_all(
             for event in store.events(task_id):
                 emit(task_id, event, task_id, _shown(event, kinds, needle))
         except AgentrunError as exc:
-            warn(f"task {task_id} skipped: {exc}")
+            warn(f"skipped {naming_task(task_id, exc)}")
     return 0
 
 

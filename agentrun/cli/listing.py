@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentrun.cli.bulk import json_encoder, no_cycle_collection
 from agentrun.cli.views import TaskRow, task_row, to_json
+from agentrun.cli.wording import naming_task
 from agentrun.core.errors import AgentrunError, TaskNotFoundError, UsageError
 from agentrun.core.state import RUNNING
 
@@ -69,7 +70,7 @@ def list_rows(store: LocalTaskStore, now: datetime) -> list[TaskRow]:
         except AgentrunError as exc:
             from agentrun.cli.output import warn
 
-            warn(f"task {task_id}: {exc}; `agentrun verify {task_id}` says more")
+            warn(f"{naming_task(task_id, exc)}; `agentrun verify {task_id}` says more")
             continue
         # Rule 24: only a task whose log says running can be held; probe nothing else.
         claimed = summary["status"] == RUNNING and store.is_claimed(task_id)

@@ -1,4 +1,4 @@
-"""How counts, sizes and statuses read for people: ``1 run``, ``2 runs``, ``1.2 MiB``.
+"""How counts, sizes, statuses and errors read for people: ``1 run``, ``2 runs``, ``1.2 MiB``.
 
 Human output only: ``--json`` keeps raw numbers and statuses as the log spells them
 (``needs_attention``), so nothing that prints JSON goes through here. Formatting only: no I/O,
@@ -40,3 +40,12 @@ def outcome_line(task_id: str, status: str, message: str | None = None) -> str:
     """
     line = f"{task_id}: {status_words(status)}"
     return f"{line} — {message}" if message else line
+
+
+def naming_task(task_id: str, error: Exception) -> str:
+    """``error`` as text that names ``task_id`` once: ``task T: …`` unless it names it already.
+
+    For commands over many tasks; a corrupt log's error names its task itself.
+    """
+    text = str(error)
+    return text if f"task {task_id}" in text else f"task {task_id}: {text}"

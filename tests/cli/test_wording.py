@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentrun.cli.wording import format_bytes, outcome_line, plural, status_words
+from agentrun.cli.wording import format_bytes, naming_task, outcome_line, plural, status_words
 from tests.cli.sample_tasks import ledger_env, needs_attention_task  # noqa: F401
 
 
@@ -87,3 +87,11 @@ def test_show_after_a_person_settled_the_call_says_needs_attention_once(
     cli("resolve", task_id, call_id, "--deny")
     (stopped,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("stopped")]
     assert stopped == "stopped  needs attention, settled since: `agentrun resume` continues"
+
+
+def test_an_error_about_one_of_many_tasks_names_the_task_once() -> None:
+    from agentrun.core.errors import CorruptLogError, SpecError
+
+    named = CorruptLogError("x.seg at byte 3: crc", task_id="t-1")
+    assert naming_task("t-1", named) == "corrupt log of task t-1: x.seg at byte 3: crc"
+    assert naming_task("t-1", SpecError("no script")) == "task t-1: no script"

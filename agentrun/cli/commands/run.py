@@ -13,7 +13,7 @@ import typer
 
 from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
-from agentrun.cli.wording import outcome_line, plural
+from agentrun.cli.wording import naming_task, outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
 
 AgentOpt = Annotated[
@@ -322,8 +322,7 @@ def resume(
             if not all_tasks:
                 raise
             # One broken task (a missing script, a corrupt log) must not strand the others.
-            message = str(exc) if task_id in str(exc) else f"task {task_id}: {exc}"
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {naming_task(task_id, exc)}", file=sys.stderr)
             codes.append(exc.exit_code)
             continue
         if codes[-1] in (130, 143):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from agentrun.cli.settings import settings
+from agentrun.cli.wording import naming_task
 from agentrun.core.errors import AgentrunError, TaskNotFoundError
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _summaries(store: LocalTaskStore) -> list[dict[str, Any]]:
         except TaskNotFoundError:
             continue
         except AgentrunError as exc:
-            warn(f"task {task_id} left out: {exc}")
+            warn(f"left out {naming_task(task_id, exc)}")
             continue
         claimed = summary["status"] == RUNNING and store.is_claimed(task_id)
         summary["status"] = live_status(summary["status"], claimed)
