@@ -72,7 +72,7 @@ class Page:
 
 
 class PagedList(Sequence[Any]):
-    """A sequence of full pages followed by an appendable tail; compares equal to a list."""
+    """A sequence of pages followed by an appendable tail; compares equal to a list."""
 
     __slots__ = ("_paged", "_pages", "_starts", "_tail")
 
@@ -88,7 +88,7 @@ class PagedList(Sequence[Any]):
 
     @property
     def pages(self) -> tuple[Page, ...]:
-        """The full pages, oldest first."""
+        """The pages, oldest first."""
         return self._pages
 
     @property

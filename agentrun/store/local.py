@@ -48,6 +48,7 @@ from agentrun.store.snapshots import (
     list_snapshots,
     read_page,
     read_snapshot,
+    remove_unnamed_pages,
     write_snapshot,
 )
 from agentrun.store.summary import current_summary, summarize, write_summary
@@ -468,7 +469,8 @@ class LocalTaskWriter:
         snap_dir = self._store._snap_dir(self.task_id)
         try:
             # The writer keeps the paged conversation: the next snapshot writes only new pages.
-            self.state.messages = write_snapshot(self._ops, snap_dir, self.state, position)
+            messages = write_snapshot(self._ops, snap_dir, self.state, position)
+            self.state.messages = messages
             # Each snapshot holds the whole state: keeping them all would grow the task
             # quadratically. The newest few are enough; an older one is only a fallback if the
             # newest turns out damaged, and the log is always the last resort (rule 18).
@@ -477,6 +479,7 @@ class LocalTaskWriter:
             # only an older cache, checked before use like any other.
             for path in list_snapshots(self._ops, snap_dir)[SNAPSHOTS_KEPT:]:
                 self._ops.unlink(path)
+            remove_unnamed_pages(self._ops, snap_dir, {p.ref.digest for p in messages.pages})
         except OSError as exc:
             raise self._store._storage_error("write a snapshot", exc) from None
         self._since_snapshot = 0

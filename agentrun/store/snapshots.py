@@ -35,7 +35,7 @@ from agentrun.store.log_reader import Position
 MAGIC = b"AGRNSNP\n"
 SUFFIX = ".snap"
 PAGE_SUFFIX = ".page"
-# 2: the conversation's full pages live in page files (format 1 held it whole; such a snapshot
+# 2: the conversation's pages live in page files (format 1 held it whole; such a snapshot
 # is ignored and the state is folded from the log, rule 18).
 SNAPSHOT_FORMAT = 2
 _CRC = struct.Struct("<I")
@@ -87,7 +87,7 @@ def write_snapshot(ops: FileOps, snap_dir: str, state: State, position: Position
 
 
 def write_pages(ops: FileOps, snap_dir: str, messages: Any) -> PagedList:
-    """Store every full page of ``messages`` not stored yet; durable before returning (rule 4)."""
+    """Store every page (``page_bounds``) of ``messages`` not stored yet, durably (rule 4)."""
     if isinstance(messages, PagedList):
         pages, tail, first = list(messages.pages), messages.tail, 0
     else:
@@ -138,6 +138,46 @@ def list_pages(ops: FileOps, snap_dir: str) -> list[str]:
     except FileNotFoundError:
         return []
     return [os.path.join(snap_dir, n) for n in sorted(names) if n.endswith(PAGE_SUFFIX)]
+
+
+def remove_unnamed_pages(ops: FileOps, snap_dir: str, named: set[str]) -> None:
+    """Remove the page files no kept snapshot names; call it after a snapshot is committed.
+
+    ``named`` holds the digests of the newest snapshot's pages. Where pages are cut depends on
+    how the writer's conversation was paged before: a writer that folded it from the log (the
+    snapshots deleted, damaged or of an older format) cuts them elsewhere, and the pages of
+    before would stay forever. The other kept snapshots are read only if a page file is not in
+    ``named``; a damaged one names nothing, as readers ignore it. A reader holding an older
+    snapshot whose page goes reads those messages from the log (``LocalTaskStore``).
+    """
+    stray = [p for p in list_pages(ops, snap_dir) if _page_digest(p) not in named]
+    if not stray:
+        return
+    kept = set(named)
+    for path in list_snapshots(ops, snap_dir)[1:]:
+        kept |= _named_pages(ops, path)
+    for path in stray:
+        if _page_digest(path) not in kept:
+            ops.unlink(path)
+
+
+def _page_digest(path: str) -> str:
+    return os.path.basename(path)[: -len(PAGE_SUFFIX)]
+
+
+def _named_pages(ops: FileOps, path: str) -> set[str]:
+    """The digests of the pages a snapshot file names; none if it cannot be read."""
+    try:
+        data = ops.read_file(path)
+        payload = data[len(MAGIC) + 4 :]
+        if not data.startswith(MAGIC) or _CRC.unpack_from(data, len(MAGIC))[0] != zlib.crc32(
+            payload
+        ):
+            return set()
+        pages = decode_cache(payload).get("pages")
+        return {item[0] for item in pages if isinstance(item, list) and item}
+    except (OSError, CorruptRecordError, struct.error, AttributeError, TypeError):
+        return set()
 
 
 def list_snapshots(ops: FileOps, snap_dir: str) -> list[str]:

@@ -1,10 +1,11 @@
 """Snapshots keep the conversation in shared pages, so a snapshot stays small (rules 4, 18).
 
 Pages are content-addressed files beside the snapshots, written before the snapshot that names
-them; a snapshot inlines only the messages after its last full page. Loading a snapshot reads no
-page until the conversation is read. A damaged page changes no answer: it is reported, and the
-messages come from the log (INV-SNAPSHOT). ``PAGE_ITEMS`` is made tiny here so small logs have
-many pages.
+them; a snapshot inlines fewer than ``MIN_PAGE_ITEMS`` messages, each message is paged once, and
+no page outlives the kept snapshots that name it. Loading a snapshot reads no page until the
+conversation is read. A damaged page changes no answer: it is reported, and the messages come
+from the log (INV-SNAPSHOT). ``PAGE_ITEMS`` and ``MIN_PAGE_ITEMS`` are made tiny here so small
+logs have many pages, full and short.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from tests.store.builders import build_task, event_at, iso, run_started, seed_fr
 from tests.store.conftest import CleanLogs
 from tests.trials import trials
 
-PAGE_ITEMS = 4
+PAGE_ITEMS, MIN_PAGE_ITEMS = 4, 2
 DAMAGE_TRIALS = trials(40, 2_000)
 
 
 @pytest.fixture(autouse=True)
 def tiny_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages, "PAGE_ITEMS", PAGE_ITEMS)
+    monkeypatch.setattr(pages, "MIN_PAGE_ITEMS", MIN_PAGE_ITEMS)
 
 
 def page_files(store: LocalTaskStore, task_id: str) -> dict[str, Path]:
@@ -59,30 +61,17 @@ def grow(store: LocalTaskStore, task_id: str, count: int, rng: random.Random) ->
         writer.close(snapshot=True)
 
 
-def test_a_snapshot_inlines_only_the_messages_after_its_last_full_page(
+def named_pages(store: LocalTaskStore, task_id: str) -> set[str]:
+    """The page files the task's kept snapshots name."""
+    named = set()
+    for path in list_snapshots(store.ops, store._snap_dir(task_id)):
+        named |= {f"{digest}{PAGE_SUFFIX}" for digest, _n, _s in snapshot_body(path)["pages"]}
+    return named
+
+
+def test_a_snapshot_inlines_fewer_than_the_minimum_and_pages_each_message_once(
     fast_home: Path, clean_logs: CleanLogs
 ) -> None:
-    store = LocalTaskStore(fast_home)
-    task = build_task(store, 300, snapshot_at={150, 299})
-    clean_logs(store, task.task_id)
-    expected = fold(task.events)
-    for path in list_snapshots(store.ops, store._snap_dir(task.task_id)):
-        body = snapshot_body(path)
-        folded = fold(e for e in task.events if e.seq <= body["seq"]).messages
-        assert len(body["state"]["messages"]) < PAGE_ITEMS
-        assert sum(count for _d, count, _s in body["pages"]) + len(
-            body["state"]["messages"]
-        ) == len(folded)
-    # Content-addressed: the second snapshot's pages include the first's, each stored once.
-    assert len(page_files(store, task.task_id)) == len(expected.messages) // PAGE_ITEMS
-    assert store.load(task.task_id).state == expected
-
-
-def test_a_tail_of_the_minimum_becomes_a_page_so_each_message_is_paged_once(
-    fast_home: Path, clean_logs: CleanLogs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(pages, "PAGE_ITEMS", 8)
-    monkeypatch.setattr(pages, "MIN_PAGE_ITEMS", 3)
     store = LocalTaskStore(fast_home)
     task = build_task(store, 300, snapshot_at={40, 95, 170, 171, 250, 299})
     clean_logs(store, task.task_id)
@@ -91,16 +80,36 @@ def test_a_tail_of_the_minimum_becomes_a_page_so_each_message_is_paged_once(
         body = snapshot_body(path)
         folded = fold(e for e in task.events if e.seq <= body["seq"]).messages
         counts = [count for _d, count, _s in body["pages"]]
-        assert all(3 <= count <= 8 for count in counts)
-        assert len(body["state"]["messages"]) < 3  # the tail the snapshot file carries
+        assert all(MIN_PAGE_ITEMS <= count <= PAGE_ITEMS for count in counts)
+        assert len(body["state"]["messages"]) < MIN_PAGE_ITEMS  # the tail the file carries
         assert sum(counts) + len(body["state"]["messages"]) == len(folded)
         paged = sum(counts)
     # No message is in two pages: the page files hold exactly the paged messages.
-    stored = sum(
-        len(decode_cache(p.read_bytes())) for p in page_files(store, task.task_id).values()
-    )
-    assert stored == paged
+    files = page_files(store, task.task_id)
+    assert sum(len(decode_cache(p.read_bytes())) for p in files.values()) == paged
+    assert set(files) == named_pages(store, task.task_id)
     assert store.load(task.task_id).state == fold(task.events)
+
+
+def test_pages_cut_elsewhere_after_the_snapshots_are_gone_do_not_stay_behind(
+    fast_home: Path, clean_logs: CleanLogs
+) -> None:
+    # The first snapshots page 3, then 5, … messages; folded again from the log, the
+    # conversation is cut into pages of 4 from the start, so the old pages are named by nothing.
+    store = LocalTaskStore(fast_home, snapshot_every=10**9)
+    task = build_task(store, 40, snapshot_at={6, 14, 25, 39})
+    clean_logs(store, task.task_id)
+    before = set(page_files(store, task.task_id))
+    for path in list_snapshots(store.ops, store._snap_dir(task.task_id)):
+        Path(path).unlink()  # what `verify` tells a person to do: snapshots are a cache
+    rng = random.Random(3)
+    grow(store, task.task_id, 5, rng)
+    assert before - set(page_files(store, task.task_id))  # some are gone already
+    grow(store, task.task_id, 5, rng)  # the other kept snapshot now names the new cut too
+    assert set(page_files(store, task.task_id)) == named_pages(store, task.task_id)
+    assert store.load(task.task_id).state == fold(store.events(task.task_id))
+    report = verify_task(store.ops, store.task_dir(task.task_id), task.task_id)
+    assert not report.problems, report.problems
 
 
 def test_loading_a_snapshot_reads_no_page_until_the_conversation_is_read(
