@@ -228,7 +228,7 @@ def _search_all(
             for event in store.events(task_id):
                 emit(task_id, event, task_id, _shown(event, kinds, needle))
         except AgentrunError as exc:
-            warn(f"skipped {naming_task(task_id, exc)}")
+            warn(naming_task(task_id, exc, "skipped"))
     return 0
 
 

@@ -70,7 +70,12 @@ def list_rows(store: LocalTaskStore, now: datetime) -> list[TaskRow]:
         except AgentrunError as exc:
             from agentrun.cli.output import warn
 
-            warn(f"{naming_task(task_id, exc)}; `agentrun verify {task_id}` says more")
+            line = naming_task(task_id, exc)
+            warn(
+                line
+                if "agentrun verify" in line
+                else f"{line}; `agentrun verify {task_id}` says more"
+            )
             continue
         # Rule 24: only a task whose log says running can be held; probe nothing else.
         claimed = summary["status"] == RUNNING and store.is_claimed(task_id)

@@ -7,6 +7,8 @@ no rich.
 
 from __future__ import annotations
 
+from agentrun.core.errors import CorruptLogError
+
 _SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB")
 
 
@@ -42,10 +44,13 @@ def outcome_line(task_id: str, status: str, message: str | None = None) -> str:
     return f"{line} — {message}" if message else line
 
 
-def naming_task(task_id: str, error: Exception) -> str:
-    """``error`` as text that names ``task_id`` once: ``task T: …`` unless it names it already.
+def naming_task(task_id: str, error: Exception, what: str = "") -> str:
+    """``task T[ what]: <error>`` for one of many tasks, naming the task once.
 
-    For commands over many tasks; a corrupt log's error names its task itself.
+    A corrupt log's error names its task itself (``corrupt log of task T: …``); here it reads
+    ``task T left out: corrupt log: …``.
     """
     text = str(error)
-    return text if f"task {task_id}" in text else f"task {task_id}: {text}"
+    if isinstance(error, CorruptLogError) and error.task_id == task_id:
+        text = str(CorruptLogError(error.reason))
+    return f"task {task_id} {what}: {text}" if what else f"task {task_id}: {text}"

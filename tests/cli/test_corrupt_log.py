@@ -84,7 +84,8 @@ def test_a_read_over_every_task_names_the_corrupt_one_and_goes_on(
     assert result.code == 0, result
     warnings = [line for line in result.err.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1 and corrupt in warnings[0]
-    assert warnings[0].count(TASK) == (2 if command == ("ls",) else 1), warnings[0]  # ls: verify T
+    assert warnings[0].startswith(f"warning: task {TASK}") and "corrupt log: " in warnings[0]
+    assert warnings[0].count(TASK) == 1 and warnings[0].count("agentrun verify") == 1, warnings
 
 
 def test_verify_reports_the_damage_in_its_own_words(cli: Cli, corrupt: str) -> None:

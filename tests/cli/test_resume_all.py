@@ -76,7 +76,7 @@ def test_resume_all_names_a_task_with_a_corrupt_log_and_still_finishes_the_other
     assert resumed.returncode == 1, resumed.stderr  # the worst: a task that cannot be read
     errors = [line for line in resumed.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, resumed.stderr
-    assert errors[0].startswith(f"error: corrupt log of task {corrupt}: "), errors[0]
+    assert errors[0].startswith(f"error: task {corrupt}: corrupt log: "), errors[0]
     assert "Traceback" not in resumed.stderr
     store = LocalTaskStore(agentrun_home)
     assert store.summary(healthy)["status"] == "succeeded"

@@ -93,5 +93,11 @@ def test_an_error_about_one_of_many_tasks_names_the_task_once() -> None:
     from agentrun.core.errors import CorruptLogError, SpecError
 
     named = CorruptLogError("x.seg at byte 3: crc", task_id="t-1")
-    assert naming_task("t-1", named) == "corrupt log of task t-1: x.seg at byte 3: crc"
+    assert (
+        naming_task("t-1", named, "left out")
+        == "task t-1 left out: corrupt log: x.seg at byte 3: crc"
+    )
     assert naming_task("t-1", SpecError("no script")) == "task t-1: no script"
+    # Another task named in the message is not this one: "t-10" is not "t-1".
+    other = CorruptLogError("bad", task_id="t-10")
+    assert naming_task("t-1", other) == "task t-1: corrupt log of task t-10: bad"

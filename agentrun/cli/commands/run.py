@@ -273,7 +273,12 @@ def resume(
     store = settings(ctx).store()
     if all_tasks and task:
         raise UsageError("name a task or pass --all, not both")
-    from agentrun.core.errors import AgentrunError, ClaimedError, CorruptLogError, StorageError
+    from agentrun.core.errors import (
+        AgentrunError,
+        ClaimedError,
+        StorageError,
+        TaskNotFoundError,
+    )
 
     codes: list[int] = []
     if all_tasks:
@@ -282,8 +287,12 @@ def resume(
             try:
                 if _resumable(store.summary(task_id)["status"]):
                     ids.append(task_id)
-            except CorruptLogError as exc:  # one broken task must not strand the others
-                print(f"error: {exc}", file=sys.stderr)
+            except TaskNotFoundError:
+                continue  # deleted (pruned) while we listed
+            except StorageError:
+                raise  # the disk, not the task: the next task would fail the same way
+            except AgentrunError as exc:  # one broken task must not strand the others
+                print(f"error: {naming_task(task_id, exc)}", file=sys.stderr)
                 codes.append(exc.exit_code)
     elif task:
         ids = [store.resolve(task)]
@@ -295,7 +304,9 @@ def resume(
         for task_id in ids:  # the prices may come from the task's own agent file
             try:
                 agent_budget = store.load(task_id).state.agent.get("budget") or {}
-            except CorruptLogError:
+            except StorageError:
+                raise
+            except AgentrunError:
                 continue  # reported, with the others going on, when its turn comes
             check_cost_cap({**agent_budget, **budget}, f"task {task_id}")
     for task_id in ids:

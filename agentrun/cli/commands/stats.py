@@ -69,7 +69,7 @@ def _summaries(store: LocalTaskStore) -> list[dict[str, Any]]:
         except TaskNotFoundError:
             continue
         except AgentrunError as exc:
-            warn(f"left out {naming_task(task_id, exc)}")
+            warn(naming_task(task_id, exc, "left out"))
             continue
         claimed = summary["status"] == RUNNING and store.is_claimed(task_id)
         summary["status"] = live_status(summary["status"], claimed)
