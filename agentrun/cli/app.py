@@ -196,8 +196,12 @@ def _parser_error_line(exc: Any, args: list[str], command: Any) -> str:
     design wants one line on stderr for every mistake (design §8). An error raised while
     parsing an option's value carries no context: the command named in ``args`` gives the help.
     """
-    message = " ".join(exc.format_message().split()).removesuffix(".")
-    message = message[:1].lower() + message[1:]
+    import re  # here, not at the top: start-up stays lean (module docstring)
+
+    # click writes sentences ("No such command 'lss'. Did you mean 'ls'?"); one line joins them
+    # as clauses: "no such command 'lss'; did you mean 'ls'".
+    sentences = re.split(r"(?<=[.?!])\s+", " ".join(exc.format_message().split()))
+    message = "; ".join(x[:1].lower() + x[1:].rstrip(".?!") for x in sentences if x)
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         if ctx.command.get_help_option(ctx) is None:

@@ -62,6 +62,12 @@ def test_an_unknown_option_line_is_exactly_what_was_wrong_and_where_to_look(cli:
     assert result.err == "error: no such option: --bogus; see `agentrun ls --help`\n"
 
 
+def test_a_parser_error_of_two_sentences_reads_as_one_line_of_clauses(cli: Cli) -> None:
+    # click says "No such command 'lss'. Did you mean 'ls'?"
+    result = cli("lss")
+    assert result.err == "error: no such command 'lss'; did you mean 'ls'; see `agentrun --help`\n"
+
+
 @pytest.mark.parametrize("command", ["ls", "show", "diff", "batch"])
 def test_command_help_is_the_usage_on_stdout_and_exit_0(command: str) -> None:
     result = run_agentrun(command, "--help")
