@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.status import Status
 
+from agentrun.cli.views import EventDescriber
 from agentrun.cli.wording import plural
 from agentrun.core.events import Event, ModelResponded, ToolCompleted, ToolIntended, to_record
 
@@ -43,7 +44,9 @@ class CliReporter:
         self.steps = 0
         self.tokens = 0
         self.cost = 0.0
-        self._tools: dict[str, str] = {}  # call id → tool name: a completion names only the id
+        self._names = (
+            EventDescriber()
+        )  # which tool each call id names: a completion says only the id
         self._status: Status | None = None
         if not quiet and not as_json and self.console.is_terminal:
             self._status = self.console.status("starting…")
@@ -65,12 +68,10 @@ class CliReporter:
                 event.usage.get("output_tokens", 0)
             )
             self.cost += event.cost_usd or 0.0
-            self._tools = {c["id"]: c["name"] for c in event.message.get("tool_calls") or ()}
-        elif isinstance(event, ToolIntended):
-            self._tools[event.call_id] = event.tool
+        self._names.learn(event)
         if self.quiet:
             return
-        action = _action(event, self._tools)
+        action = _action(event, self._names)
         if self._status is not None:
             cost = f" · ${self.cost:.4f}" if self.cost else ""
             self._status.update(
@@ -120,8 +121,8 @@ class CliReporter:
                 self._status.start()
 
 
-def _action(event: Event, tools: dict[str, str]) -> str:
-    """What ``event`` did, for the live line; ``tools`` names the tool of each call id."""
+def _action(event: Event, names: EventDescriber) -> str:
+    """What ``event`` did, for the live line; ``names`` knows the tool of each call id."""
     if isinstance(event, ModelResponded):
         calls = event.message.get("tool_calls") or []
         if calls:
@@ -131,6 +132,6 @@ def _action(event: Event, tools: dict[str, str]) -> str:
         return f"running {event.tool} ({event.effect})"
     if isinstance(event, ToolCompleted):
         verdict = "tool failed" if event.is_error else "tool done"
-        tool = tools.get(event.call_id)
+        tool = names.tool_of(event.call_id)
         return f"{verdict} {tool} ({event.call_id})" if tool else f"{verdict} {event.call_id}"
     return event.kind.replace("_", " ")

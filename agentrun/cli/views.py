@@ -242,6 +242,10 @@ class EventDescriber:
         elif isinstance(event, ToolIntended):
             self._tools[event.call_id] = event.tool
 
+    def tool_of(self, call_id: str) -> str | None:
+        """The tool a call id of the current turn names, if an event said so."""
+        return self._tools.get(call_id)
+
     def line(self, event: Event, task_id: str | None = None) -> EventLine:
         if isinstance(event, ModelResponded):
             summary, tone = self._model_responded(event)
@@ -275,9 +279,8 @@ class EventDescriber:
     def _tool_completed(self, e: ToolCompleted) -> tuple[str, str]:
         head = f"{self._tools.get(e.call_id, '')} {e.call_id}".strip()
         output, verdict = e.output, ""
-        if (
-            e.is_error
-        ):  # a failed tool's output starts "error: " itself (for the model): say it once
+        # A failed tool's output starts "error: " itself (for the model): say it once.
+        if e.is_error:
             output, verdict = (output or "").removeprefix("error: "), "error: "
         text = f'{head} → {verdict}"{excerpt(output, 60)}" · {e.duration_s:.2f}s'
         if e.files:
