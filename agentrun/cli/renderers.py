@@ -200,7 +200,12 @@ def _field(out: Console, name: str, value: str) -> None:
 
 
 def _budget_use(name: str, used: float, limit: float) -> str:
-    """``used/limit`` in the budget's own unit: ``12/200``, ``1m05s/2h00m``, ``$0.0312/$5.00``."""
+    """``used/limit`` in the budget's own unit: ``12/200``, ``1m05s/2h00m``, ``$0.0312/$5.00``.
+
+    ``max_attempts`` counts crashed runs, not runs (the usage line counts those): it says so.
+    """
+    if name == "max_attempts":
+        return f"{used:,}/{limit:,} runs crashed"
     if name == "max_time":
         return f"{format_duration(used)}/{format_duration(limit)}"
     if name == "max_cost_usd":

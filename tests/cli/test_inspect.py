@@ -167,7 +167,7 @@ def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home,
     assert uses["max_steps"] == "9/1,200"
     assert re.fullmatch(r"(\d+ms|\d+(\.\d)?s)/2h00m", uses["max_time"])
     assert uses["max_cost_usd"].startswith("$0.") and uses["max_cost_usd"].endswith("/$5.00")
-    assert uses["max_attempts"] == "0/5"
+    assert uses["max_attempts"] == "0/5 runs crashed"  # not runs: the usage line counts those
 
 
 def test_show_gives_a_cost_cap_under_a_cent_as_it_was_set(cli, agentrun_home, tmp_path):
