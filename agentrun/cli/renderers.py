@@ -166,7 +166,8 @@ def render_task(out: Console, view: TaskView) -> None:
         _field(out, "stopped", f"{status_words(s['stop_reason'])}: {s['stop_detail']}")
     if s.get("answer"):
         _field(out, "answer", s["answer"])
-    out.print(Text("conversation", style="bold"))
+    heading = "conversation" if s["messages"] else "conversation: none yet (no model turn)"
+    out.print(Text(heading, style="bold"))
     for message in s["messages"]:
         out.print(_message_line(message), soft_wrap=True)
     if s.get("compacted"):

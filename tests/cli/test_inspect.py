@@ -145,6 +145,15 @@ def test_show_human_output_names_status_goal_and_usage(cli, agentrun_home, tmp_p
     assert "charge(amount=5)" in out
 
 
+def test_show_of_a_queued_task_says_there_is_no_conversation_yet(cli, tmp_path):
+    script = tmp_path / "script.json"
+    script.write_text('{"turns": [{"content": "hi"}]}')
+    task_id = cli("submit", "--model", f"scripted:{script}", "a goal").out.strip()
+    out = cli("show", task_id).out.splitlines()
+    assert out[0].split() == [task_id, "queued"]
+    assert out[-1] == "conversation: none yet (no model turn)"
+
+
 def test_show_usage_says_one_run_and_nine_steps(cli, agentrun_home, tmp_path):
     task_id = finished_task(agentrun_home, tmp_path)
     (usage,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("usage")]
