@@ -370,7 +370,12 @@ def _pair(out: Console, pair: StepPair) -> None:
 
 
 def _step_line(sign: str, name: str, step: Step, style: str) -> Text:
-    where = f"event {step.seq}" if step.seq is not None else "inherited"
+    # No seq: a fork inherited the turn, or the task was squashed and its events are gone.
+    where = (
+        f"event {step.seq}"
+        if step.seq is not None
+        else ("inherited" if step.inherited else "squashed")
+    )
     parts = [f'"{excerpt(step.text, 50)}"'] if step.text else []
     for call in step.calls:
         result = f' = "{excerpt(call.output, 40)}"' if call.output is not None else ""

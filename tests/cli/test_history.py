@@ -205,6 +205,19 @@ def test_diff_of_a_fork_and_its_parent_names_the_fork_point_first(cli, agentrun_
     assert f"B is a fork of {parent} at event 11" in human
 
 
+def test_diff_with_a_squashed_parent_says_its_steps_were_squashed_not_inherited(
+    cli, agentrun_home, tmp_path
+):
+    parent = finished_task(agentrun_home, tmp_path)
+    changed = [*MIXED_TURNS[:3], turn(call("charge", amount=1000)), turn(content="other end")]
+    child = fork_with_new_script(cli, agentrun_home, tmp_path, parent, 11, changed)
+    squashed = cli("prune", "--squash", "--keep", "1", "--yes")  # the parent, not the newer child
+    assert squashed.code == 0 and parent in squashed.out and child not in squashed.out
+    human = cli("diff", parent, child).out.splitlines()
+    parent_steps = [line for line in human if line.startswith("- A ")]
+    assert parent_steps and all(line.startswith("- A squashed: ") for line in parent_steps)
+
+
 def test_diff_of_two_identical_runs_finds_no_divergence(cli, agentrun_home, tmp_path):
     one = finished_task(agentrun_home, tmp_path, task_id="one")
     two = finished_task(agentrun_home, tmp_path, task_id="two")
