@@ -82,6 +82,15 @@ def test_resume_all_names_a_task_with_a_corrupt_log_and_still_finishes_the_other
     assert store.summary(healthy)["status"] == "succeeded"
 
 
+def test_resume_all_with_nothing_to_resume_says_so(tmp_path: Path, agentrun_home: Path) -> None:
+    agent = make_agent(tmp_path / "agent")
+    queued = run_agentrun("submit", "--agent", str(agent.spec), "later", env=agent.env())
+    assert queued.returncode == 0, queued.stderr  # queued is batch's to run, not resume's
+    resumed = run_agentrun("resume", "--all", env=agent.env())
+    assert resumed.returncode == 0 and resumed.stdout == ""
+    assert resumed.stderr == "nothing to resume: no task is interrupted or paused\n"
+
+
 def test_resume_with_a_task_and_all_is_a_usage_error(agentrun_home: Path) -> None:
     both = run_agentrun("resume", "some-task", "--all")
     assert both.returncode == 2 and "not both" in both.stderr

@@ -294,6 +294,8 @@ def resume(
             except AgentrunError as exc:  # one broken task must not strand the others
                 print(f"error: {naming_task(task_id, exc)}", file=sys.stderr)
                 codes.append(exc.exit_code)
+        if not ids and not codes:
+            print("nothing to resume: no task is interrupted or paused", file=sys.stderr)
     elif task:
         ids = [store.resolve(task)]
     else:
