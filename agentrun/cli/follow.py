@@ -20,10 +20,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from agentrun.core.errors import CorruptLogError
 from agentrun.core.events import Event, RunStarted
 from agentrun.store.framing import RECORD_HEADER, Record, is_zeros
-from agentrun.store.local import LocalTaskStore
+from agentrun.store.local import LocalTaskStore, corrupt_log_of
 from agentrun.store.log_reader import Position, iter_records
 from agentrun.store.segments import list_segments
 
@@ -86,10 +85,8 @@ def _records(
     store: LocalTaskStore, task_id: str, log_dir: str, position: Position | None
 ) -> Iterator[tuple[str, Record]]:
     """The records after ``position``; a corrupt log names the task, as the store's reads do."""
-    try:
+    with corrupt_log_of(task_id):
         yield from iter_records(store.ops, log_dir, start=position)
-    except CorruptLogError as exc:
-        raise exc.of_task(task_id) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,17 @@ SNAPSHOTS_KEPT = 2
 CANCEL_REQUEST = "cancel-request"
 
 
+@contextlib.contextmanager
+def corrupt_log_of(task_id: str) -> Iterator[None]:
+    """Turn a corrupt record or log met inside into a ``CorruptLogError`` naming ``task_id``."""
+    try:
+        yield
+    except CorruptRecordError as exc:
+        raise CorruptLogError(f"{exc}; run `agentrun verify`", task_id=task_id) from None
+    except CorruptLogError as exc:
+        raise exc.of_task(task_id) from None
+
+
 class LocalTaskStore:
     """Tasks on the local file system under ``home``."""
 
@@ -181,13 +192,10 @@ class LocalTaskStore:
         """The task's events from ``from_seq`` on, streamed segment by segment."""
         log_dir = self._existing_log_dir(task_id)
         try:
-            for _name, record in iter_records(self.ops, log_dir, from_seq=from_seq):
-                if record.event.seq >= from_seq:
-                    yield record.event
-        except CorruptRecordError as exc:
-            raise CorruptLogError(f"{exc}; run `agentrun verify`", task_id=task_id) from None
-        except CorruptLogError as exc:
-            raise exc.of_task(task_id) from None
+            with corrupt_log_of(task_id):
+                for _name, record in iter_records(self.ops, log_dir, from_seq=from_seq):
+                    if record.event.seq >= from_seq:
+                        yield record.event
         except OSError as exc:
             raise self._storage_error("read the log", exc) from None
 
@@ -199,14 +207,11 @@ class LocalTaskStore:
         """
         log_dir = self._existing_log_dir(task_id)
         try:
-            for batch in iter_record_batches(self.ops, log_dir, from_seq=from_seq):
-                if batch and batch[0]["seq"] < from_seq:
-                    batch = [record for record in batch if record["seq"] >= from_seq]
-                yield batch
-        except CorruptRecordError as exc:
-            raise CorruptLogError(f"{exc}; run `agentrun verify`", task_id=task_id) from None
-        except CorruptLogError as exc:
-            raise exc.of_task(task_id) from None
+            with corrupt_log_of(task_id):
+                for batch in iter_record_batches(self.ops, log_dir, from_seq=from_seq):
+                    if batch and batch[0]["seq"] < from_seq:
+                        batch = [record for record in batch if record["seq"] >= from_seq]
+                    yield batch
         except OSError as exc:
             raise self._storage_error("read the log", exc) from None
 
@@ -402,15 +407,12 @@ class LocalTaskWriter:
         self._claim, self._log_dir = claim, log_dir
         self._task_dir = store.task_dir(task_id)
         try:
-            removed = remove_leftovers(self._ops, log_dir)  # rule 19
-            removed += remove_leftovers(self._ops, store._snap_dir(task_id))
-            removed += remove_leftovers(self._ops, self._task_dir)
-            tail = open_tail(self._ops, log_dir)
-            loaded = store._load(task_id, log_dir)
-        except CorruptRecordError as exc:
-            raise CorruptLogError(f"{exc}; run `agentrun verify`", task_id=task_id) from None
-        except CorruptLogError as exc:
-            raise exc.of_task(task_id) from None
+            with corrupt_log_of(task_id):
+                removed = remove_leftovers(self._ops, log_dir)  # rule 19
+                removed += remove_leftovers(self._ops, store._snap_dir(task_id))
+                removed += remove_leftovers(self._ops, self._task_dir)
+                tail = open_tail(self._ops, log_dir)
+                loaded = store._load(task_id, log_dir)
         except OSError as exc:
             raise store._storage_error("open the log", exc) from None
         self.recovery: list[dict[str, Any]] = list(tail.repairs)

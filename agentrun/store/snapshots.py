@@ -168,16 +168,27 @@ def _page_digest(path: str) -> str:
 def _named_pages(ops: FileOps, path: str) -> set[str]:
     """The digests of the pages a snapshot file names; none if it cannot be read."""
     try:
-        data = ops.read_file(path)
-        payload = data[len(MAGIC) + 4 :]
-        if not data.startswith(MAGIC) or _CRC.unpack_from(data, len(MAGIC))[0] != zlib.crc32(
-            payload
-        ):
-            return set()
-        pages = decode_cache(payload).get("pages")
+        pages = _decode_file(ops, path).get("pages")
         return {item[0] for item in pages if isinstance(item, list) and item}
-    except (OSError, CorruptRecordError, struct.error, AttributeError, TypeError):
+    except (OSError, CorruptRecordError, AttributeError, TypeError):
         return set()
+
+
+def _decode_file(ops: FileOps, path: str) -> Any:
+    """A snapshot file's payload, decoded once its magic and CRC check out.
+
+    Raises ``CorruptRecordError`` (naming the file) if they do not; the payload's fields are
+    the caller's to check.
+    """
+    name = os.path.basename(path)
+    data = ops.read_file(path)
+    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
+        raise CorruptRecordError("not a snapshot file", segment=name)
+    (crc,) = _CRC.unpack_from(data, len(MAGIC))
+    payload = data[len(MAGIC) + 4 :]
+    if zlib.crc32(payload) != crc:
+        raise CorruptRecordError("snapshot fails its CRC", segment=name)
+    return decode_cache(payload)
 
 
 def list_snapshots(ops: FileOps, snap_dir: str) -> list[str]:
@@ -208,14 +219,7 @@ def read_snapshot(
     fall back to the log there), else by ``read_page``, which raises ``CorruptRecordError``.
     """
     name = os.path.basename(path)
-    data = ops.read_file(path)
-    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
-        raise CorruptRecordError("not a snapshot file", segment=name)
-    (crc,) = _CRC.unpack_from(data, len(MAGIC))
-    payload = data[len(MAGIC) + 4 :]
-    if zlib.crc32(payload) != crc:
-        raise CorruptRecordError("snapshot fails its CRC", segment=name)
-    body = decode_cache(payload)
+    body = _decode_file(ops, path)
     _check_body(body, name, task_id)
     if name != os.path.basename(snapshot_path("", body["seq"])):
         # A valid snapshot of another seq under this name: listing order would lie (rule 18).
