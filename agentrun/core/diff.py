@@ -22,7 +22,7 @@ from agentrun.core.events import (
     ToolIntended,
     ToolResolved,
 )
-from agentrun.core.state import State, apply, fold
+from agentrun.core.state import SECONDS_DECIMALS, USD_DECIMALS, State, apply, fold
 
 # How a tool call in a range ended (``CallChange.outcome``).
 COMPLETED, FAILED, PENDING, IN_DOUBT = "completed", "failed", "pending", "in_doubt"
@@ -141,8 +141,8 @@ def diff_range(before: State, events: Iterable[Event]) -> StateDiff:
             tool_calls=after.tool_calls - before.tool_calls,
             input_tokens=after.input_tokens - before.input_tokens,
             output_tokens=after.output_tokens - before.output_tokens,
-            cost_usd=round(after.cost_usd - before.cost_usd, 10),
-            active_seconds=round(after.active_seconds - before.active_seconds, 6),
+            cost_usd=round(after.cost_usd - before.cost_usd, USD_DECIMALS),
+            active_seconds=round(after.active_seconds - before.active_seconds, SECONDS_DECIMALS),
             attempts=after.attempts - before.attempts,
         ),
     )

@@ -37,6 +37,12 @@ QUEUED, RUNNING, PAUSED, NEEDS_ATTENTION = "queued", "running", "paused", "needs
 SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
 FINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
 
+# Sums of floats are kept rounded, so `0.1 + 0.2` shows as 0.3 and never as
+# 0.30000000000000004: timestamps have microseconds, and prices with up to six decimals per
+# million tokens make turn costs of at most twelve decimals (docs/decisions.md).
+SECONDS_DECIMALS = 6
+USD_DECIMALS = 12
+
 # Call statuses in ``State.calls``.
 CALL_REQUESTED = "requested"  # the model asked; nothing durable has happened yet
 CALL_APPROVED = "approved"  # a person said yes; intent not yet written
@@ -146,7 +152,8 @@ def apply(state: State, event: Event) -> None:
     state.updated_at = event.ts
     # The gap before a run_started is downtime (a crash, a kill, a reboot), not work.
     if state.status == RUNNING and previous_ts and type(event) is not RunStarted:
-        state.active_seconds += max(0.0, _seconds_between(previous_ts, event.ts))
+        gap = max(0.0, _seconds_between(previous_ts, event.ts))
+        state.active_seconds = round(state.active_seconds + gap, SECONDS_DECIMALS)
     handler = _HANDLERS.get(type(event))
     if handler is not None:
         handler(state, event)
@@ -178,7 +185,7 @@ def _model_responded(state: State, e: ModelResponded) -> None:
     state.steps += 1
     state.input_tokens += int(e.usage.get("input_tokens", 0))
     state.output_tokens += int(e.usage.get("output_tokens", 0))
-    state.cost_usd += e.cost_usd or 0.0
+    state.cost_usd = add_usd(state.cost_usd, e.cost_usd)
     state.messages.append({**e.message, "seq": e.seq, "tokens": message_tokens(e.message)})
     # A new turn replaces the finished calls of the previous one.
     state.calls = {k: c for k, c in state.calls.items() if c["status"] != CALL_DONE}
@@ -252,7 +259,7 @@ def _cancel_requested(state: State, e: CancelRequested) -> None:
 def _context_compacted(state: State, e: ContextCompacted) -> None:
     state.input_tokens += int(e.usage.get("input_tokens", 0))
     state.output_tokens += int(e.usage.get("output_tokens", 0))
-    state.cost_usd += e.cost_usd or 0.0
+    state.cost_usd = add_usd(state.cost_usd, e.cost_usd)
     state.compactions.append(
         {"seq": e.seq, "tokens_before": e.tokens_before, "tokens_after": e.tokens_after}
     )
@@ -313,6 +320,11 @@ def _record_result(
     }
     message["tokens"] = message_tokens(message)
     state.messages.append(message)
+
+
+def add_usd(total: float, cost: float | None) -> float:
+    """``total + cost`` (``None`` counts as nothing), rounded to ``USD_DECIMALS``."""
+    return round(total + (cost or 0.0), USD_DECIMALS)
 
 
 def _seconds_between(start: str, end: str) -> float:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from agentrun.core.state import FINAL_STATUSES, SUCCEEDED
+from agentrun.core.state import FINAL_STATUSES, SECONDS_DECIMALS, SUCCEEDED, USD_DECIMALS
 
 STATUSES = (
     "queued",
@@ -113,7 +113,7 @@ def compute_stats(
         steps=distribution(s.get("steps", 0) for s in finished),
         input_tokens=sum(s.get("input_tokens", 0) for s in chosen),
         output_tokens=sum(s.get("output_tokens", 0) for s in chosen),
-        cost_usd=round(sum(s.get("cost_usd", 0.0) for s in chosen), 10),
+        cost_usd=round(sum(s.get("cost_usd", 0.0) for s in chosen), USD_DECIMALS),
         resumes=resumes,
         resumes_per_task=_rate(resumes, len(ran)),
         needed_person=needed,
@@ -129,12 +129,14 @@ def compute_stats(
 
 
 def distribution(values: Iterable[float]) -> Distribution:
-    """Median and nearest-rank 90th percentile of ``values``."""
+    """Median and nearest-rank 90th percentile of ``values`` (seconds or counts), rounded to
+    ``SECONDS_DECIMALS`` so a median of two sums shows no float noise."""
     ordered = sorted(values)
     if not ordered:
         return Distribution(None, None)
     p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-    return Distribution(float(statistics.median(ordered)), float(p90))
+    median = float(statistics.median(ordered))
+    return Distribution(round(median, SECONDS_DECIMALS), round(float(p90), SECONDS_DECIMALS))
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from agentrun.core.durations import format_duration
 from agentrun.core.errors import SpecError
-from agentrun.core.state import State
+from agentrun.core.state import USD_DECIMALS, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +59,11 @@ def turn_cost(usage: dict[str, Any], budget: dict[str, Any]) -> float | None:
     prices = budget.get("prices")
     if not prices:
         return None
-    return (
+    cost = (
         usage.get("input_tokens", 0) * prices.get("input_per_mtok", 0.0)
         + usage.get("output_tokens", 0) * prices.get("output_per_mtok", 0.0)
     ) / 1_000_000
+    return round(cost, USD_DECIMALS)
 
 
 def check_cost_cap(budget: dict[str, Any], where: str) -> None:

@@ -168,3 +168,26 @@ def test_active_time_does_not_count_the_downtime_after_a_crash() -> None:
         ModelResponded(seq=5, ts=at(606), message={"role": "assistant"}, usage={}, model="m"),
     ]
     assert fold(events).active_seconds == 2 + 3
+
+
+def test_summed_seconds_and_costs_carry_no_float_noise() -> None:
+    # Added as floats, 0.1 + 0.2 is 0.30000000000000004; the log's timestamps have
+    # microseconds and its costs twelve decimals at most, so the fold keeps its sums rounded.
+    def at(micros: int) -> str:
+        return f"2026-01-01T00:00:{micros // 1_000_000:02d}.{micros % 1_000_000:06d}+00:00"
+
+    def turn(seq: int, micros: int, cost: float) -> ModelResponded:
+        message = {"role": "assistant"}
+        return ModelResponded(
+            seq=seq, ts=at(micros), message=message, usage={}, model="m", cost_usd=cost
+        )
+
+    events = [
+        TaskCreated(seq=1, ts=at(0), task_id="t", goal="g", agent={}),
+        RunStarted(seq=2, ts=at(1_000_000), pid=1, host="h", version="v", attempt=1),
+        turn(3, 1_100_000, 0.1),
+        turn(4, 1_300_000, 0.2),
+    ]
+    state = fold(events)
+    assert (repr(state.active_seconds), repr(state.cost_usd)) == ("0.3", "0.3")
+    assert fold(events[3:], fold(events[:3])) == state

@@ -108,3 +108,12 @@ def test_no_tasks_gives_no_rates_rather_than_a_division_by_zero():
 def test_distribution(values, median, p90):
     d = distribution(values)
     assert (d.median, d.p90) == (median, p90)
+
+
+def test_a_median_of_two_sums_and_a_total_cost_show_no_float_noise():
+    finished = [
+        summary("succeeded", active_seconds=1.1, cost_usd=0.1),
+        summary("succeeded", active_seconds=2.2, cost_usd=0.2),
+    ]
+    s = compute_stats(finished, now=NOW)
+    assert (repr(s.active_seconds.median), repr(s.cost_usd)) == ("1.65", "0.3")

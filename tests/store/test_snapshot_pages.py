@@ -206,16 +206,20 @@ def test_a_damaged_page_is_replaced_once_the_snapshots_naming_it_are_gone(
     assert target.read_bytes() == original
 
 
-def test_a_snapshot_of_the_older_format_is_ignored_without_being_called_damage(
-    fast_home: Path, clean_logs: CleanLogs
+@pytest.mark.parametrize("old_format", [1, 2])
+def test_a_snapshot_of_an_older_format_is_ignored_without_being_called_damage(
+    fast_home: Path, clean_logs: CleanLogs, old_format: int
 ) -> None:
+    # 1: the whole conversation inline; 2: pages, but sums not yet rounded by the fold.
     store = LocalTaskStore(fast_home)
     task = build_task(store, 40, snapshot_at={39})
     clean_logs(store, task.task_id, snapshot_problems_ok=True)
     (path,) = list_snapshots(store.ops, store._snap_dir(task.task_id))
     body = snapshot_body(path)
-    old = {k: v for k, v in body.items() if k != "pages"} | {"format": 1}
-    old["state"]["messages"] = fold(task.events).messages  # format 1 held the whole list
+    old = body | {"format": old_format}
+    if old_format == 1:
+        del old["pages"]
+        old["state"]["messages"] = fold(task.events).messages  # format 1 held the whole list
     payload = encode_value(old)
     Path(path).write_bytes(MAGIC + struct.pack("<I", zlib.crc32(payload)) + payload)
     loaded = store.load(task.task_id)

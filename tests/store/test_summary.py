@@ -252,3 +252,11 @@ def test_a_summary_holds_every_field_and_reads_back_equal(built: BuiltTask) -> N
     summary = summarize(State(), [1, 100])
     assert tuple(summary) == FIELDS
     assert decode_summary(encode_summary(summary)) == summary
+
+
+def test_sums_written_with_float_noise_read_back_as_the_fold_gives_them_now() -> None:
+    # Summaries written before the fold rounded its sums (core.state) stay trusted caches.
+    noisy = summarize(State(), [1, 100]) | {"active_seconds": 0.1 + 0.2, "cost_usd": 0.1 + 0.2}
+    summary = decode_summary(encode_summary(noisy))
+    assert summary is not None
+    assert (repr(summary["active_seconds"]), repr(summary["cost_usd"])) == ("0.3", "0.3")
