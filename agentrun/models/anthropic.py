@@ -29,6 +29,7 @@ from agentrun.models.options import ModelOptions
 from agentrun.models.transport import (
     Endpoint,
     TransientError,
+    check_api_key,
     check_base_url,
     check_not_html,
     is_json,
@@ -67,7 +68,7 @@ class AnthropicModel:
             self.options.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
             BASE_URL_ENV,
         )
-        api_key = self.options.api_key or os.environ.get(API_KEY_ENV) or None
+        api_key = check_api_key(self.options.api_key or os.environ.get(API_KEY_ENV), API_KEY_ENV)
         headers = {"anthropic-version": API_VERSION}
         if api_key:
             headers["x-api-key"] = api_key

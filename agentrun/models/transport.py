@@ -51,7 +51,8 @@ _REDACTED = "[redacted]"
 # Things that look like keys (OpenAI and Anthropic keys start with "sk-"; bearer tokens and
 # basic credentials), in case a server echoes a key, or a partly masked one, back in an error.
 _KEY_PATTERN = re.compile(
-    r"\bsk-[A-Za-z0-9_\-*.]{8,}|\b(?<=Bearer )\S+|\b(?<=Basic )\S+", re.IGNORECASE
+    r"\bsk-[A-Za-z0-9_\-*.]{8,}|\b(?<=Bearer )[\w.~+/=*\-]+|\b(?<=Basic )[\w.~+/=*\-]+",
+    re.IGNORECASE,
 )
 # The user and password of a URL (``http://user:password@host``): httpx sends them as basic
 # credentials, and a URL is quoted in error messages, which reach the log (run_stopped).
@@ -104,12 +105,37 @@ class TransientError(Exception):
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Replace each secret, and any key-shaped token, in ``text`` with ``[redacted]``."""
+    """Replace each secret, and any key-shaped token, in ``text`` with ``[redacted]``.
+
+    A secret is also found as Python or JSON quote it (with escapes). Redact before cutting a
+    text short: a cut can leave a piece of a key that no longer matches.
+    """
     for secret in secrets:
         if secret:
-            text = text.replace(secret, _REDACTED)
+            for form in {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]}:
+                text = text.replace(form, _REDACTED)
     text = _URL_USERINFO.sub(f"{_REDACTED}@", text)
     return _KEY_PATTERN.sub(_REDACTED, text)
+
+
+def check_api_key(key: str | None, env_name: str) -> str | None:
+    """``key`` without surrounding whitespace (``None`` if empty); ``ModelAuthError`` if what is
+    left cannot be sent in an HTTP header (a line break inside, a non-ASCII character).
+
+    Copying a key often brings a trailing newline or a typographic quote; sending it would fail
+    in the HTTP library with the key quoted in its message.
+    """
+    if key is None:
+        return None
+    key = key.strip()
+    if not key:
+        return None
+    if not all("!" <= char <= "~" for char in key):
+        raise ModelAuthError(
+            f"the API key in {env_name} has a character an HTTP header cannot carry (a space, a "
+            "line break or a non-ASCII character, often from copying it); set it again"
+        )
+    return key
 
 
 def check_base_url(url: str, env_name: str) -> str:
@@ -252,10 +278,8 @@ def parse_json_object(text: str, endpoint: Endpoint) -> dict[str, Any]:
         data = None
     if not isinstance(data, dict):
         raise ModelResponseError(
-            endpoint.redact(
-                f"the {endpoint.provider} endpoint {endpoint.shown_url} sent a malformed response "
-                f"({_excerpt(text) or 'empty'}); check {endpoint.base_env}"
-            )
+            f"the {endpoint.provider} endpoint {endpoint.shown_url} sent a malformed response "
+            f"({_excerpt(endpoint.redact(text)) or 'empty'}); check {endpoint.base_env}"
         )
     return data
 
@@ -277,8 +301,8 @@ def check_not_html(response: httpx.Response, endpoint: Endpoint) -> None:
 def _status_error(response: httpx.Response, endpoint: Endpoint) -> Exception:
     """The error for a non-2xx response: ``TransientError`` to retry, else a ``ModelError``."""
     status = response.status_code
-    text = response.read().decode("utf-8", errors="replace")
-    detail = endpoint.redact(_server_message(text))
+    text = endpoint.redact(response.read().decode("utf-8", errors="replace"))
+    detail = _server_message(text)
     said = f"HTTP {status}" + (f": {detail}" if detail else "")
     if status == 429 and "insufficient_quota" in text:
         return ModelError(

@@ -354,3 +354,27 @@ def test_key_comes_from_the_environment(
 
     assert AnthropicModel("c", ModelOptions(sleep=sleep)).complete(REQUEST).message.content == "env"
     assert server.requests[0].headers["x-api-key"] == KEY
+
+
+def test_a_copied_key_with_a_trailing_newline_is_sent_without_it(
+    server: FakeEndpoint, sleep: RecordingSleep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", f"{KEY}\n")
+    server.push(anthropic_stream("ok"))
+
+    model = AnthropicModel("c", ModelOptions(base_url=server.url, sleep=sleep))
+
+    assert model.complete(REQUEST).message.content == "ok"
+    assert server.requests[0].headers["x-api-key"] == KEY
+
+
+def test_a_key_no_header_can_carry_is_refused_before_any_request(
+    server: FakeEndpoint, sleep: RecordingSleep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "mytoken-ABC\u2019DEF")
+
+    with pytest.raises(ModelAuthError, match="ANTHROPIC_API_KEY has a character") as caught:
+        AnthropicModel("c", ModelOptions(base_url=server.url, sleep=sleep))
+
+    assert "mytoken" not in str(caught.value)
+    assert server.request_count == 0

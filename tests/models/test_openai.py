@@ -420,3 +420,16 @@ def test_tool_call_without_id_gets_a_deterministic_one(
     reply = make_model(server, sleep).complete(ModelRequest(messages=REQUEST.messages, turn=4))
 
     assert reply.message.tool_calls == (ToolCall("call_4_0", "ls", {}),)
+
+
+def test_a_key_the_server_quotes_at_the_end_of_a_long_message_is_not_cut_in_half(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # Messages are cut to a few hundred characters; the cut must not leave part of the key.
+    local_key = "vllm-local-token-ABCDEFGHIJKL"
+    server.push(error(400, "x" * 280 + f" key={local_key}", kind="invalid_request_error"))
+
+    with pytest.raises(ModelError) as caught:
+        make_model(server, sleep, api_key=local_key).complete(REQUEST)
+
+    assert "vllm-local" not in str(caught.value)

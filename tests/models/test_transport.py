@@ -7,9 +7,15 @@ import email.utils
 import httpx
 import pytest
 
-from agentrun.core.errors import SpecError
+from agentrun.core.errors import ModelAuthError, SpecError
 from agentrun.models.options import ModelOptions
-from agentrun.models.transport import check_base_url, parse_retry_after, redact, retry_delay
+from agentrun.models.transport import (
+    check_api_key,
+    check_base_url,
+    parse_retry_after,
+    redact,
+    retry_delay,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +67,29 @@ def test_redact_removes_the_key_and_key_shaped_tokens() -> None:
     assert "t0ken" not in redacted
     assert "mysecret" not in redacted
     assert redacted.startswith("bad key [redacted]")
+
+
+def test_redact_finds_a_key_quoted_with_escapes_and_keeps_the_text_after_a_bearer_token() -> None:
+    key = "local-token-ABC\t1"
+    text = f'Illegal header value b\'Bearer {key!r}\' (json: {{"key": "local-token-ABC\\t1"}})'
+
+    redacted = redact(text, key)
+
+    assert "local-token" not in redacted
+    assert redacted.endswith('(json: {"key": "[redacted]"})')
+
+
+@pytest.mark.parametrize("key", [" sk-abc\n", "\tkey-123 ", None, "", "  \n"])
+def test_an_api_key_loses_the_whitespace_around_it(key: str | None) -> None:
+    expected = key.strip() or None if key else None
+    assert check_api_key(key, "OPENAI_API_KEY") == expected
+
+
+@pytest.mark.parametrize("key", ["sk-abc\ndef", "sk-abc def", "sk-\u2019abc", "sk-abcé"])
+def test_an_api_key_that_no_header_can_carry_is_refused_without_quoting_it(key: str) -> None:
+    with pytest.raises(ModelAuthError, match="OPENAI_API_KEY has a character") as caught:
+        check_api_key(key, "OPENAI_API_KEY")
+    assert "abc" not in str(caught.value)
 
 
 @pytest.mark.parametrize("url", ["localhost:11434/v1", "ftp://host/v1", "", "http://"])
