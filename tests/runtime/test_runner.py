@@ -153,6 +153,20 @@ def test_finish_with_failed_outcome_exits_1(store, tmp_path):
     assert (result.exit_code, result.status, result.message) == (1, "failed", "could not")
 
 
+@pytest.mark.parametrize(
+    "arguments", [{"outcome": "weird", "summary": "nope"}, {"summary": "no outcome"}]
+)
+def test_a_finish_with_refused_arguments_ends_nothing_and_the_model_is_told(
+    store, tmp_path, arguments
+):
+    turns = [turn(call("finish", **arguments)), turn(content="really done")]
+    task_id = new_task(store, tmp_path, turns)
+    result = run(store, task_id)
+    assert (result.status, result.message) == ("succeeded", "really done")
+    told = [m for m in store.load(task_id).state.messages if m["role"] == "tool"]
+    assert len(told) == 1 and "outcome" in told[0]["content"]
+
+
 def test_the_outcome_check_decides_success(store, tmp_path):
     turns = [turn(content="done")]
     failing = new_task(store, tmp_path, turns, extra='[outcome]\ncheck = "test -f missing"\n')
