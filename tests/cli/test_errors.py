@@ -123,6 +123,18 @@ def test_a_bad_model_is_refused_before_any_task_exists(
     assert LocalTaskStore(agentrun_home).task_ids() == [parent]
 
 
+@pytest.mark.parametrize("name", ["Charge", "files"])
+def test_an_approve_entry_that_names_no_tool_is_refused_before_any_task_exists(
+    cli: Cli, agentrun_home: Path, tmp_path: Path, name: str
+) -> None:
+    # A misspelt name (or a toolset's name) would let the tool it meant run without asking.
+    agent = make_agent(tmp_path / "agent")
+    result = cli("start", "--agent", str(agent.spec), "--approve", name, "goal")
+    assert (result.code, result.out) == (2, "")
+    assert_one_error_line(result.err, f"approve names {name!r}", "charge")
+    assert LocalTaskStore(agentrun_home).task_ids() == []
+
+
 def test_a_cost_cap_without_prices_is_refused_before_any_task_exists(
     cli: Cli, agentrun_home: Path, tmp_path: Path
 ) -> None:
