@@ -71,6 +71,11 @@ def resolve_call(
     writer = store.open_writer(task_id)
     try:
         state = writer.state
+        if state.is_finished:
+            raise UsageError(
+                f"task {task_id} is {state.status}; it runs no more calls, so there is nothing "
+                "to resolve"
+            )
         call = state.calls.get(call_id)
         if call is None or call["status"] == CALL_DONE:
             pending = ", ".join(c["call_id"] for c in state.pending_calls()) or "none"
@@ -107,5 +112,8 @@ def _result_text(result: str | None) -> str:
     try:
         value = json.loads(result)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"--result is not valid JSON: {exc}") from None
+        raise UsageError(
+            f"--result is not valid JSON ({exc}); quote a text result twice, e.g. "
+            "--result '\"charged\"'"
+        ) from None
     return value if isinstance(value, str) else json.dumps(value)

@@ -115,6 +115,22 @@ def test_unattended_approval_stops_with_exit_3_and_resolve_runs_the_call_once(
     assert run(store, task_id).exit_code == 0 and len(ledger(ledger_env)) == 1
 
 
+def test_a_cancelled_task_has_nothing_to_resolve(store, tmp_path, ledger_env):
+    from agentrun.core.errors import UsageError
+    from agentrun.runtime.cancel import cancel_task
+
+    turns = [turn(call("charge", amount=1)), turn(content="paid")]
+    task_id = new_task(store, tmp_path, turns, extra='[policy]\napprove = ["charge"]\n')
+    run(store, task_id)
+    call_id = store.load(task_id).state.pending_calls()[0]["call_id"]
+    cancel_task(store, task_id, "user")
+    seq = store.load(task_id).state.last_seq
+    with pytest.raises(UsageError, match="is cancelled; it runs no more calls"):
+        resolve_call(store, task_id, call_id, "approve")
+    assert store.load(task_id).state.last_seq == seq  # nothing was written
+    assert ledger(ledger_env) == []
+
+
 def test_a_denied_call_never_runs_and_the_model_is_told(store, tmp_path, ledger_env):
     turns = [turn(call("charge", amount=1)), turn(content="ok, not paying")]
     task_id = new_task(store, tmp_path, turns, extra='[policy]\napprove = ["charge"]\n')
