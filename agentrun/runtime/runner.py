@@ -28,6 +28,7 @@ from agentrun.core.errors import (
     EXIT_PAUSED,
     AgentrunError,
     ModelStoppedError,
+    SpecError,
     StorageError,
     ToolArgumentError,
 )
@@ -185,7 +186,6 @@ class Runner:
                     spec,
                     check=False,
                 )
-        toolbox, model = self._load_agent(spec)
         recovery = list(self.writer.recovery) + self._drift(spec)
         for note in recovery:
             self.reporter.warning(_describe_recovery(note))
@@ -200,6 +200,13 @@ class Runner:
             budget=self.options.budget,
         )
         spec = AgentSpec.from_dict(self.state.agent)  # with raised budgets folded in
+        # After run_started: a failure to load is this run's end (run_stopped), not a crash.
+        if not Path(spec.workspace).is_dir():
+            raise SpecError(
+                f"workspace {spec.workspace} is not a directory any more; restore it, then "
+                f"`agentrun resume {self.task_id}`"
+            )
+        toolbox, model = self._load_agent(spec)
         while True:
             if self._promised is not None:
                 # The model turn's write carried this call's intent (group commit): a promise
@@ -715,7 +722,8 @@ def _describe_recovery(note: dict[str, Any]) -> str:
             f"{note['segment']} kept as {note['saved_as']}"
         )
     if "drift" in note:
-        return f"workspace drift: {note['drift']} changed outside the task since it wrote it"
+        changed = "was deleted" if note.get("found") is None else "changed"
+        return f"workspace drift: {note['drift']} {changed} outside the task since it wrote it"
     if "removed_leftovers" in note:
         return f"removed leftovers of an interrupted write: {', '.join(note['removed_leftovers'])}"
     return str(note)
