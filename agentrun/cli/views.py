@@ -189,9 +189,10 @@ def task_view(state: State, *, at_seq: int | None, is_claimed: bool) -> TaskView
     used = {
         "max_steps": state.steps,
         "max_tokens": state.input_tokens + state.output_tokens,
-        "max_cost_usd": round(state.cost_usd, 10),
+        "max_cost_usd": state.cost_usd,
         "max_time": round(state.active_seconds, 3),
-        "max_attempts": state.crashes,
+        # The fold counts a crash when the next run starts; an interrupted run has crashed too.
+        "max_attempts": state.crashes + (data["status"] == "interrupted"),
     }
     budget = [
         BudgetUse(

@@ -179,6 +179,17 @@ def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home,
     assert uses["max_attempts"] == "0/5 runs crashed"  # not runs: the usage line counts those
 
 
+def test_show_counts_the_run_of_an_interrupted_task_among_the_crashed_ones(
+    cli, agentrun_home, tmp_path
+):
+    # The next resume counts it too: max_attempts fails the task after that many crashes.
+    task_id = interrupted_task(agentrun_home, tmp_path)
+    (line,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("budget")]
+    assert "1/5 runs crashed" in line
+    shown = json.loads(cli("show", task_id, "--json").out)
+    assert shown["budget"]["max_attempts"] == {"limit": 5, "used": 1}
+
+
 def test_show_gives_a_cost_cap_under_a_cent_as_it_was_set(cli, agentrun_home, tmp_path):
     uses = shown_budgets(cli, agentrun_home, tmp_path, "max_cost_usd = 0.001\n")
     assert uses["max_cost_usd"].endswith("/$0.001")
