@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from agentrun.cli.views import EventLine, TaskRow, TaskView, excerpt, format_call
-from agentrun.cli.wording import plural, status_words
+from agentrun.cli.wording import check_words, plural, status_words
 from agentrun.core.durations import format_duration
 
 if TYPE_CHECKING:
@@ -166,6 +166,8 @@ def render_task(out: Console, view: TaskView) -> None:
         _field(out, "stopped", f"{status_words(s['stop_reason'])}: {s['stop_detail']}")
     if s.get("answer"):
         _field(out, "answer", s["answer"])
+    if s.get("check"):
+        _field(out, "check", check_words(s["check"]))
     heading = "conversation" if s["messages"] else "conversation: none yet (no model turn)"
     out.print(Text(heading, style="bold"))
     for message in s["messages"]:

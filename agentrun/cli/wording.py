@@ -7,6 +7,8 @@ no rich.
 
 from __future__ import annotations
 
+from typing import Any
+
 from agentrun.core.errors import CorruptLogError
 
 _SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB")
@@ -54,3 +56,16 @@ def naming_task(task_id: str, error: Exception, what: str = "") -> str:
     if isinstance(error, CorruptLogError) and error.task_id == task_id:
         text = str(CorruptLogError(error.reason))
     return f"task {task_id} {what}: {text}" if what else f"task {task_id}: {text}"
+
+
+def check_words(check: dict[str, Any]) -> str:
+    """An outcome check as a person reads it: the command, how it ended, its last output line."""
+    code = check.get("exit_code")
+    ended = (
+        "passed"
+        if check.get("passed")
+        else ("timed out" if code == -1 else f"failed (exit {code})")
+    )
+    lines = [line for line in str(check.get("output") or "").splitlines() if line.strip()]
+    said = f": {lines[-1].strip()}" if lines and not check.get("passed") else ""
+    return f"`{check.get('command')}` {ended}{said}"

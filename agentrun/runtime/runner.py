@@ -582,6 +582,12 @@ class Runner:
             if not result["passed"]:
                 outcome = "failed"
         self._emit(TaskFinished, sync=True, outcome=outcome, answer=answer, check=result)
+        if result is not None and not result["passed"]:
+            code = result["exit_code"]
+            ended = "timed out" if code == -1 else f"exited {code}"
+            return self._result(
+                f"the outcome check `{spec.check}` {ended}; the agent said: {answer}"
+            )
         return self._result(answer)
 
     def _stop(self, reason: str, detail: str, exit_code: int) -> RunResult:

@@ -14,10 +14,13 @@ from agentrun.cli.views import task_row, to_json
 from agentrun.core.events import RunStarted
 from agentrun.core.state import fold
 from tests.cli.sample_tasks import (
+    create,
     finished_task,
     interrupted_task,
     ledger_env,  # noqa: F401
     needs_attention_task,
+    new_agent,
+    run,
     store_at,
 )
 
@@ -177,6 +180,16 @@ def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home,
     assert re.fullmatch(r"(\d+ms|\d+(\.\d)?s)/2h00m", uses["max_time"])
     assert uses["max_cost_usd"].startswith("$0.") and uses["max_cost_usd"].endswith("/$5.00")
     assert uses["max_attempts"] == "0/5 runs crashed"  # not runs: the usage line counts those
+
+
+def test_show_says_why_the_outcome_check_failed(cli, agentrun_home, tmp_path):
+    check = '[outcome]\ncheck = "echo no report.txt >&2; test -f report.txt"\n'
+    task_id = create(agentrun_home, new_agent(tmp_path, "checked", extra=check), task_id="c")
+    assert run(agentrun_home, task_id).status == "failed"
+    (line,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("check")]
+    assert line.split(None, 1)[1] == (
+        "`echo no report.txt >&2; test -f report.txt` failed (exit 1): no report.txt"
+    )
 
 
 def test_show_counts_the_run_of_an_interrupted_task_among_the_crashed_ones(

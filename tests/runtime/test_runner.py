@@ -188,6 +188,7 @@ def test_the_outcome_check_decides_success(store, tmp_path):
     failing = new_task(store, tmp_path, turns, extra='[outcome]\ncheck = "test -f missing"\n')
     result = run(store, failing)
     assert result.status == "failed"
+    assert result.message == "the outcome check `test -f missing` exited 1; the agent said: done"
     check = store.load(failing).state.check
     assert check["exit_code"] == 1 and check["passed"] is False
 
