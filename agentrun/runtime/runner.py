@@ -267,13 +267,18 @@ class Runner:
             toolbox = Toolbox([*toolbox.tools(), make_tool(recall)])
         self._tool_specs = toolbox.specs()  # the same every turn of the run
         model = resolve_model(
-            spec.model, base_dir=Path(spec.base_dir), options=self._model_options()
+            spec.model, base_dir=Path(spec.base_dir), options=self._model_options(spec)
         )
         return toolbox, model
 
-    def _model_options(self) -> ModelOptions:
-        """The run's model options, with waits that end when the run is asked to stop (§9)."""
+    def _model_options(self, spec: AgentSpec) -> ModelOptions:
+        """The run's model options, with waits that end when the run is asked to stop (§9).
+
+        The endpoint: this run's (``resume --base-url``), else the one kept with the task.
+        """
         options = self.options.model_options or ModelOptions()
+        if options.base_url is None and spec.base_url:
+            options = replace(options, base_url=spec.base_url)
         sleep = self.stop.sleep if options.sleep is time.sleep else options.sleep  # keep a fake
         return replace(options, sleep=sleep, stopped=lambda: self.stop.is_set)
 

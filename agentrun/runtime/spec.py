@@ -7,10 +7,12 @@ batch) rebuilds the agent from it, so a task keeps its agent even if the file ch
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from agentrun.core.durations import parse_duration
 from agentrun.core.errors import SpecError, UsageError
@@ -25,7 +27,9 @@ BUDGET_KEYS = {
     "prices": dict,
 }
 TOP_KEYS = {"name", "model", "system", "tools", "workspace", "budget", "context", "policy"}
-TOP_KEYS |= {"outcome", "fsync"}
+TOP_KEYS |= {"outcome", "fsync", "base_url"}
+# Providers that reach a model over HTTP: the only ones a base URL means anything to.
+NETWORK_PROVIDERS = ("openai", "anthropic")
 PRICE_KEYS = {"input_per_mtok", "output_per_mtok"}
 ON_UNKNOWN = ("stop", "retry", "skip")
 FSYNC_POLICIES = ("always", "batch")
@@ -51,9 +55,12 @@ class AgentSpec:
     approve: tuple[str, ...] = ()
     check: str | None = None
     fsync: str = "always"
+    # The model endpoint, kept with the task so a resume or a batch run talks to the same one.
+    base_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The map stored in ``task_created`` (msgpack-ready)."""
+        endpoint = {"base_url": self.base_url} if self.base_url else {}
         return {
             "name": self.name,
             "model": self.model,
@@ -66,6 +73,7 @@ class AgentSpec:
             "policy": {"on_unknown": self.on_unknown, "approve": list(self.approve)},
             "outcome": {"check": self.check},
             "fsync": self.fsync,
+            **endpoint,
         }
 
     @classmethod
@@ -85,6 +93,7 @@ class AgentSpec:
             approve=tuple(policy.get("approve") or ()),
             check=(data.get("outcome") or {}).get("check"),
             fsync=data.get("fsync", "always"),
+            base_url=data.get("base_url"),
         )
 
 
@@ -102,6 +111,7 @@ class SpecOverrides:
     on_unknown: str | None = None
     check: str | None = None
     fsync: str | None = None
+    base_url: str | None = None
 
 
 def load_spec(path: Path | None, overrides: SpecOverrides, *, cwd: Path) -> AgentSpec:
@@ -162,6 +172,7 @@ def _from_raw(raw: dict[str, Any], where: str, base_dir: Path) -> AgentSpec:
         fsync=_choice(
             _typed(raw, "fsync", str, where, "always"), FSYNC_POLICIES, f"{where}: fsync"
         ),
+        base_url=check_base_url(_typed(raw, "base_url", str, where, None), f"{where}: base_url"),
     )
 
 
@@ -187,11 +198,19 @@ def _apply(spec: AgentSpec, o: SpecOverrides, cwd: Path) -> AgentSpec:
         changes["check"] = o.check
     if o.fsync:
         changes["fsync"] = _choice(o.fsync, FSYNC_POLICIES, "--fsync")
+    if o.base_url:
+        changes["base_url"] = check_base_url(o.base_url, "--base-url")
     spec = replace(spec, **changes)
     if not spec.model:
         raise SpecError('no model: set `model = "provider:name"` in the agent file or pass --model')
     if ":" not in spec.model:
         raise SpecError(f"model {spec.model!r} must be provider:name, e.g. scripted:script.toml")
+    provider = spec.model.split(":", 1)[0]
+    if spec.base_url and provider not in NETWORK_PROVIDERS:
+        raise SpecError(
+            f"a base URL is for {' and '.join(f'{p}:' for p in NETWORK_PROVIDERS)} models, not "
+            f"{provider}:; remove base_url or --base-url"
+        )
     if not spec.name:
         spec = replace(spec, name=Path(spec.workspace).name or "agent")
     check_cost_cap(spec.budget, "the agent's budget")
@@ -227,6 +246,26 @@ def parse_budget(table: dict[str, Any], where: str) -> dict[str, Any]:
                     f"{where}: [budget.prices] {key} must be a number of US dollars, 0 or more"
                 )
     return budget
+
+
+def check_base_url(url: str | None, where: str) -> str | None:
+    """A model endpoint fit to be stored with a task: http(s), no credentials, no trailing slash.
+
+    A user and password in the URL would be written to the task's log with it; the key belongs
+    in the provider's key variable, which is never stored. ``SpecError`` saying which.
+    """
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = re.sub(r"(?<=://)[^/\s@]+@", "[redacted]@", url)
+        raise SpecError(f"{where}: {shown!r} is not an http:// or https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise SpecError(
+            f"{where}: the URL carries a user or password, which would be stored with the task; "
+            "give the key in OPENAI_API_KEY or ANTHROPIC_API_KEY instead"
+        )
+    return url.rstrip("/")
 
 
 def _table(raw: dict[str, Any], key: str, where: str, allowed: set[str]) -> dict[str, Any]:

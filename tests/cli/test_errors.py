@@ -229,7 +229,7 @@ UNKNOWN_KEYS = [
         "input_per_mtok, output_per_mtok",
     ),
     ("policy", "[policy]\napprove_all = true", "known keys: approve, on_unknown"),
-    ("top level", "budgets = 3", "unknown key 'budgets'; known keys: budget, context,"),
+    ("top level", "budgets = 3", "unknown key 'budgets'; known keys: base_url, budget, context,"),
 ]
 
 

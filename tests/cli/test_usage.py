@@ -102,9 +102,7 @@ def test_start_lists_no_option_that_only_submit_uses(cli) -> None:
     )
     assert {"--from", "--skip-bad"} <= submit
     assert not {"--from", "--skip-bad"} & start
-    # ... and submit does not list the endpoint, which a queued task does not keep.
-    assert "--base-url" in start and "--base-url" not in submit
-    assert start - {"--from", "--skip-bad", "--base-url"} == submit - {"--from", "--skip-bad"}
+    assert start == submit - {"--from", "--skip-bad"}
 
 
 @pytest.mark.parametrize(
@@ -114,8 +112,12 @@ def test_start_lists_no_option_that_only_submit_uses(cli) -> None:
         (["start", "--from", "goals.txt"], "agentrun submit --from"),
         (["submit", "--skip-bad", "--model", "scripted:x.json", "goal"], "goes with --from"),
         (
-            ["submit", "--base-url", "http://127.0.0.1:1/v1", "--model", "openai:m", "goal"],
-            "OPENAI_BASE_URL",
+            ["submit", "--base-url", "http://u:pw@127.0.0.1:1/v1", "-m", "openai:m", "goal"],
+            "carries a user or password",
+        ),
+        (
+            ["submit", "--base-url", "http://127.0.0.1:1/v1", "-m", "scripted:x.json", "goal"],
+            "a base URL is for openai: and anthropic: models",
         ),
     ],
 )

@@ -185,7 +185,8 @@ def test_no_secret_reaches_the_home_export_or_an_error(
 def test_a_password_in_the_base_url_reaches_no_file_and_no_message(
     mode: str, tmp_path: Path, secret_env: dict[str, str]
 ) -> None:
-    # httpx sends a URL's user and password as basic credentials; errors quote the URL.
+    # httpx sends a URL's user and password as basic credentials; errors quote the URL. Such a
+    # URL comes from the environment: `--base-url` is kept with the task and refuses one.
     workspace = tmp_path / "ws"
     workspace.mkdir()
     home = Path(secret_env["AGENTRUN_HOME"])
@@ -198,11 +199,9 @@ def test_a_password_in_the_base_url_reaches_no_file_and_no_message(
             "start",
             "--model",
             "openai:m",
-            "--base-url",
-            base,
             "-q",
             "hi",
-            env=secret_env,
+            env={**secret_env, "OPENAI_BASE_URL": base},
             cwd=workspace,
         )
     assert any(basic in c for c in endpoint.seen_credentials), "the password was never sent"

@@ -6,6 +6,7 @@ The API key given in the environment never reaches any file under the home.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -59,3 +60,26 @@ def test_a_recorded_model_turn_is_never_requested_again(tmp_path: Path, kill_aft
     for path in home.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_resumed_task_talks_to_the_endpoint_it_was_started_with(tmp_path: Path) -> None:
+    # Resuming must never send the conversation (and a key) to the provider's default endpoint.
+    agent = make_agent(tmp_path / "agent")
+    agent.spec.write_text(agent.spec.read_text().replace("scripted:script.json", "openai:fake"))
+    home = tmp_path / "home"
+    clean = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and "OPENAI" not in k}
+    with FakeEndpoint() as server:
+        scripted_server(server)
+        env = {**clean, "AGENTRUN_HOME": str(home), "NO_PROXY": "127.0.0.1", **agent.env()}
+        killed = {**env, "AGENTRUN_CRASH_AT": "after_sync:3"}
+        url = server.url + "/v1/"
+        started = run_agentrun(
+            "start", "--agent", str(agent.spec), "--base-url", url, "-q", "goal", env=killed
+        )
+        assert started.returncode == -signal.SIGKILL, started.stderr
+        task_id = task_ids(home)[0]
+        resumed = run_agentrun("resume", task_id, "-q", "--retry-unknown", env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        assert server.request_count == 3
+    shown = run_agentrun("show", task_id, "--json", env=env)
+    assert json.loads(shown.stdout)["agent"]["base_url"] == server.url + "/v1"

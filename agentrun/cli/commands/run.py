@@ -45,9 +45,6 @@ SkipBadOpt = Annotated[
 # instead of "no such option"), and does not list them.
 StartFromOpt = Annotated[Path | None, typer.Option("--from", metavar="FILE", hidden=True)]
 StartSkipBadOpt = Annotated[bool, typer.Option("--skip-bad", hidden=True)]
-# Likewise `submit` parses --base-url only to say where a queued task's endpoint comes from: the
-# URL is not stored with the task, and `batch` runs it later with the environment's.
-SubmitBaseUrlOpt = Annotated[str | None, typer.Option("--base-url", metavar="URL", hidden=True)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; never ask.")]
 
 
@@ -120,7 +117,8 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
             str | None, typer.Option("--fsync", metavar="POLICY", help="always | batch")
         ] = None,
         base_url: Annotated[
-            str | None, typer.Option("--base-url", metavar="URL", help="Model endpoint.")
+            str | None,
+            typer.Option("--base-url", metavar="URL", help="Model endpoint, kept with the task."),
         ] = None,
         max_steps: MaxSteps = None,
         max_tokens: MaxTokens = None,
@@ -144,14 +142,10 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
             on_unknown=on_unknown,
             check=check,
             fsync=fsync,
+            base_url=base_url,
         )
         if run_now and (from_file is not None or skip_bad):
             raise UsageError("to queue many tasks use `agentrun submit --from FILE [--skip-bad]`")
-        if not run_now and base_url:
-            raise UsageError(
-                "a queued task's model endpoint comes from where `agentrun batch` runs: set "
-                "OPENAI_BASE_URL or ANTHROPIC_BASE_URL there (--base-url is for start and resume)"
-            )
         if skip_bad and from_file is None:
             raise UsageError("--skip-bad goes with --from FILE: it skips the file's bad lines")
         if from_file is not None:
@@ -178,14 +172,14 @@ def _task_command(*, run_now: bool) -> Callable[..., int]:
             print(json.dumps(to_record(first), ensure_ascii=False), flush=True)
         else:
             print(new_id, flush=True)
-        return run_in_foreground(ctx, new_id, as_json=as_json, quiet=quiet, base_url=base_url)
+        return run_in_foreground(ctx, new_id, as_json=as_json, quiet=quiet, base_url=None)
 
     # One signature for both commands; the options whose help or listing differs are swapped
     # in here (typer reads the annotations when the command is registered).
     if run_now:
         command.__annotations__.update(from_file=StartFromOpt, skip_bad=StartSkipBadOpt)
     else:
-        command.__annotations__.update(as_json=SubmitJsonOpt, base_url=SubmitBaseUrlOpt)
+        command.__annotations__.update(as_json=SubmitJsonOpt)
     return command
 
 
@@ -250,7 +244,10 @@ def resume(
         bool, typer.Option("--skip-unknown", help="Give up on in-doubt calls.")
     ] = False,
     base_url: Annotated[
-        str | None, typer.Option("--base-url", metavar="URL", help="Model endpoint.")
+        str | None,
+        typer.Option(
+            "--base-url", metavar="URL", help="Model endpoint for this run (default: the task's)."
+        ),
     ] = None,
     max_steps: MaxSteps = None,
     max_tokens: MaxTokens = None,
