@@ -59,6 +59,17 @@ class StorageError(AgentrunError):
     """An I/O operation on the home failed (disk full, EIO, permissions). The run stopped."""
 
 
+class RecordTooLargeError(AgentrunError):
+    """An event would not fit in one log record (rule 11). Nothing was written; the log and the
+    writer are as they were."""
+
+    def __init__(self, kind: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"event {kind} is {size:,} bytes, over the {limit:,}-byte limit of a log record"
+        )
+        self.kind, self.size, self.limit = kind, size, limit
+
+
 class FencingError(StorageError):
     """The segment changed under the writer (rule 10): someone else wrote or truncated it."""
 

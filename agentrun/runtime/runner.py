@@ -27,7 +27,9 @@ from agentrun.core.errors import (
     EXIT_OK,
     EXIT_PAUSED,
     AgentrunError,
+    ModelResponseError,
     ModelStoppedError,
+    RecordTooLargeError,
     SpecError,
     StorageError,
     ToolArgumentError,
@@ -317,7 +319,14 @@ class Runner:
             events.append(intent)
             if spec.fsync == "batch" and intent.effect != "side_effect":
                 sync = False
-        self._append(events, sync=sync)
+        try:
+            self._append(events, sync=sync)
+        except RecordTooLargeError as exc:
+            raise ModelResponseError(
+                f"the model's reply is {exc.size:,} bytes, more than the {exc.limit:,} a log "
+                "record holds, so it was not recorded; ask for shorter answers (the system prompt "
+                "or the model's output limit), then resume"
+            ) from None
         if len(events) > 1:
             self._intended_here.add(first["id"])
             self._promised = first["id"]

@@ -24,7 +24,7 @@ import os
 from collections.abc import Sequence
 
 from agentrun.core.codec import encode_event
-from agentrun.core.errors import FencingError, StorageError
+from agentrun.core.errors import FencingError, RecordTooLargeError, StorageError
 from agentrun.core.events import Event
 from agentrun.store.crashpoints import crash_point
 from agentrun.store.fileops import CREATE_FLAGS, WRITER_FLAGS, FileOps, pwrite_all, write_all
@@ -117,7 +117,8 @@ class LogWriter:
         """Append ``events`` with one write; with ``sync`` make them durable before returning.
 
         Raises ``FencingError`` if the segment changed under us and ``StorageError`` on any I/O
-        failure; after either the writer refuses further appends.
+        failure; after either the writer refuses further appends. ``RecordTooLargeError`` (an
+        event over ``MAX_RECORD``) is raised before anything is written; the writer goes on.
         """
         self._check_usable()
         if not events:
@@ -130,10 +131,7 @@ class LogWriter:
                 raise FencingError(f"event seq {event.seq} does not follow {seq - 1} (rule 10)")
             payload = encode_event(event)
             if len(payload) > MAX_RECORD:
-                raise StorageError(
-                    f"event {event.kind} is {len(payload)} bytes, over the {MAX_RECORD}-byte "
-                    "record limit; large payloads belong in blobs"
-                )
+                raise RecordTooLargeError(event.kind, len(payload), MAX_RECORD)
             frames.append(encode_record(payload))
         data = b"".join(frames)
         if self._end + len(data) > self._segment_bytes and self.last_seq >= self._first_seq:

@@ -183,6 +183,19 @@ def test_a_finish_with_refused_arguments_ends_nothing_and_the_model_is_told(
     assert len(told) == 1 and "outcome" in told[0]["content"]
 
 
+def test_a_reply_too_large_to_record_stops_the_run_resumably_and_says_so(
+    store, tmp_path, monkeypatch
+):
+    from agentrun.core.errors import ModelResponseError
+
+    monkeypatch.setattr("agentrun.store.log_writer.MAX_RECORD", 4096)
+    task_id = new_task(store, tmp_path, [turn(content="x" * 5000)])
+    with pytest.raises(ModelResponseError, match="more than the 4,096 a log record holds"):
+        run(store, task_id)
+    state = store.load(task_id).state
+    assert (state.status, state.stop_reason, state.steps) == ("paused", "error", 0)
+
+
 def test_the_outcome_check_decides_success(store, tmp_path):
     turns = [turn(content="done")]
     failing = new_task(store, tmp_path, turns, extra='[outcome]\ncheck = "test -f missing"\n')

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from agentrun.core.errors import FencingError
-from agentrun.store.framing import RECORD_HEADER, decode_header, is_zeros, read_record
+from agentrun.core.errors import FencingError, RecordTooLargeError
+from agentrun.core.events import ModelResponded
+from agentrun.store.framing import MAX_RECORD, RECORD_HEADER, decode_header, is_zeros, read_record
 from agentrun.store.local import LocalTaskStore, LocalTaskWriter
 from agentrun.store.log_writer import MIN_PREALLOCATE_BYTES, PREALLOCATE_BYTES
 from tests.store.builders import event_at, make_created
@@ -145,3 +146,26 @@ def _write_at(path: str, offset: int, data: bytes) -> None:
     with open(path, "r+b") as f:
         f.seek(offset)
         f.write(data)
+
+
+def test_an_event_over_the_record_limit_writes_nothing_and_the_writer_goes_on(
+    fast_home: Path,
+) -> None:
+    # Rule 11: refused before the write, so neither the log nor the writer is harmed.
+    writer, segment, _ = writer_with_five_records(fast_home)
+    try:
+        big = ModelResponded(
+            seq=writer.next_seq,
+            ts="2026-01-02T00:00:00+00:00",
+            message={"role": "assistant", "content": "x" * (MAX_RECORD + 1)},
+            usage={},
+            model="m",
+        )
+        before = Path(segment).read_bytes()
+        with pytest.raises(RecordTooLargeError, match="over the 16,777,216-byte limit"):
+            writer.append([big], sync=True)
+        assert Path(segment).read_bytes() == before
+        writer.append([event_at(writer.next_seq, random.Random(5))], sync=True)
+        assert writer.state.last_seq == 7
+    finally:
+        writer.close()
