@@ -2,12 +2,30 @@
 
 Pure and incremental: feed it chunks as they arrive. An event is dispatched at a blank line;
 at the end of the stream a pending event is dispatched only if its last line was complete, so
-a stream cut in the middle of a line never yields half a JSON document. No I/O here.
+a stream cut in the middle of a line never yields half a JSON document. ``starts_like_sse``
+tells a stream cut before its first event from a body in another format. No I/O here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+_FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":")
+_BOM = b"\xef\xbb\xbf"
+
+
+def starts_like_sse(head: bytes) -> bool:
+    """Whether ``head``, the first bytes of a body, could be the start of an event stream.
+
+    True when the first line (after a byte-order mark and blank lines) starts with a field
+    (``data:``, ``event:``, ``id:``, ``retry:``) or a comment (``:``), or is cut inside such a
+    field's name; a body of blank lines only is an event stream with nothing in it yet.
+    """
+    text = head.removeprefix(_BOM).lstrip(b"\r\n")
+    line, newline, _ = text.partition(b"\n")
+    if any(line.startswith(name) for name in _FIELDS):
+        return True
+    return not newline and any(name.startswith(line) for name in _FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

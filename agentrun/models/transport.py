@@ -5,8 +5,8 @@ Owns the transport rules both providers share:
 - a connect timeout and an *idle* timeout (the longest silence between two chunks), never a
   total timeout, so a long but healthy streamed generation is never cut;
 - retries with exponential backoff and jitter for 408, 429, 5xx, connection failures, idle
-  timeouts and streams cut mid-way (``TransientError`` from a reader), honouring
-  ``Retry-After`` / ``retry-after-ms`` up to a cap;
+  timeouts and bodies cut mid-way, even inside the first event or mid-JSON (``TransientError``
+  from a reader), honouring ``Retry-After`` / ``retry-after-ms`` up to a cap;
 - translation of everything else into ``agentrun.core.errors``: 401/403 → ``ModelAuthError``,
   404 → ``ModelNotFoundError``, other 4xx → ``ModelError``, a body that is not what the API
   promises → ``ModelResponseError`` (not retried: a server that speaks another protocol will
@@ -41,7 +41,7 @@ from agentrun.core.errors import (
     SpecError,
 )
 from agentrun.models.options import ModelOptions, wait_between_attempts
-from agentrun.models.sse import SseEvent, SseParser
+from agentrun.models.sse import SseEvent, SseParser, starts_like_sse
 
 T = TypeVar("T")
 
@@ -53,6 +53,13 @@ _REDACTED = "[redacted]"
 _KEY_PATTERN = re.compile(
     r"\bsk-[A-Za-z0-9_\-*.]{8,}|\b(?<=Bearer )[\w.~+/=*\-]+|\b(?<=Basic )[\w.~+/=*\-]+",
     re.IGNORECASE,
+)
+# Enough of a body's first bytes to tell whether it starts like an event stream.
+_HEAD_BYTES = 64
+# What may follow the point where the JSON decoder gave up in a text cut short: nothing, or the
+# start of a literal, the rest of a number, or a \u escape (one the decoder saw no end after).
+_CUT_JSON_TAIL = re.compile(
+    r"t(r(ue?)?)?|f(a(l(se?)?)?)?|n(u(ll?)?)?|[-+.0-9eE]*|u[0-9a-fA-F]{0,4}"
 )
 # The user and password of a URL (``http://user:password@host``): httpx sends them as basic
 # credentials, and a URL is quoted in error messages, which reach the log (run_stopped).
@@ -242,22 +249,27 @@ def _seconds(value: str | None) -> float | None:
 def iter_sse(response: httpx.Response, endpoint: Endpoint) -> Iterator[SseEvent]:
     """Yield the server-sent events of ``response`` as they arrive.
 
-    An empty body is a cut connection (``TransientError``); a non-empty body without a single
-    event is not an event stream (``ModelResponseError``).
+    A body that ends before its first event is a cut connection (``TransientError``) when it
+    is empty or starts like an event stream (``starts_like_sse``); anything else is not an event
+    stream (``ModelResponseError``).
     """
     parser = SseParser()
-    seen_bytes = seen_events = 0
+    head = b""
+    seen_events = 0
     for chunk in response.iter_bytes():
-        seen_bytes += len(chunk)
+        if len(head) < _HEAD_BYTES:
+            head += chunk[: _HEAD_BYTES - len(head)]
         for event in parser.feed(chunk):
             seen_events += 1
             yield event
     for event in parser.close():
         seen_events += 1
         yield event
-    if seen_bytes == 0:
+    if not head:
         raise TransientError("the response ended before any data arrived")
     if seen_events == 0:
+        if starts_like_sse(head):
+            raise TransientError("the stream was cut before its first event")
         raise ModelResponseError(
             f"the {endpoint.provider} endpoint {endpoint.shown_url} answered with something that "
             f"is not an event stream; check {endpoint.base_env}"
@@ -265,9 +277,20 @@ def iter_sse(response: httpx.Response, endpoint: Endpoint) -> Iterator[SseEvent]
 
 
 def read_json(response: httpx.Response, endpoint: Endpoint) -> dict[str, Any]:
-    """The whole body of ``response`` as a JSON object, or ``ModelResponseError``."""
+    """The whole body of ``response`` as a JSON object, or ``ModelResponseError``.
+
+    A body cut short (``json_cut_short``) is ``TransientError`` unless the response declared its
+    length: httpx reports a body shorter than its Content-Length, so such a body is whole, and
+    only a body that ends where the connection does can be cut without a word.
+    """
     text = response.read().decode("utf-8", errors="replace")
-    return parse_json_object(text, endpoint)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if "content-length" not in response.headers and json_cut_short(text, exc):
+            raise TransientError("the response body was cut before it ended") from None
+        data = None
+    return _json_object(data, text, endpoint)
 
 
 def parse_json_object(text: str, endpoint: Endpoint) -> dict[str, Any]:
@@ -276,6 +299,18 @@ def parse_json_object(text: str, endpoint: Endpoint) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError:
         data = None
+    return _json_object(data, text, endpoint)
+
+
+def json_cut_short(text: str, error: json.JSONDecodeError) -> bool:
+    """Whether ``text`` failed to parse only because it ends too early (the decoder ran out of
+    input), rather than because something before its end is wrong."""
+    if error.msg.startswith("Unterminated string"):
+        return True  # the decoder reached the end inside a string
+    return _CUT_JSON_TAIL.fullmatch(text, error.pos) is not None
+
+
+def _json_object(data: Any, text: str, endpoint: Endpoint) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ModelResponseError(
             f"the {endpoint.provider} endpoint {endpoint.shown_url} sent a malformed response "

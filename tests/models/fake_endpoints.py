@@ -2,9 +2,10 @@
 
 ``FakeEndpoint`` serves each request with the next queued ``Behaviour`` (or its default) and
 records every request it receives. Behaviours cover what model servers do to clients: answer
-JSON, stream server-sent events (fast, slow, cut mid-way), fail with a status, hang, drop the
-connection. ``openai_*`` and ``anthropic_*`` build the two wire formats. Only the loopback
-interface is ever bound.
+JSON, stream server-sent events (fast, slow, cut mid-way, stalled), fail with a status, hang,
+drop the connection, send a body with no framing (no length, no chunks: it ends when the
+connection closes, so a cut looks like a clean end). ``openai_*`` and ``anthropic_*`` build the
+two wire formats. Only the loopback interface is ever bound.
 
     with FakeEndpoint() as server:
         server.push(error(429, headers={"Retry-After": "1"}), openai_stream(text="hi"))
@@ -52,17 +53,42 @@ class Exchange:
         self._handler = handler
         self.stopped = stopped
 
-    def respond(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
-        """A complete response with a Content-Length."""
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        *,
+        framed: bool = True,
+    ) -> None:
+        """A complete response with a Content-Length; ``framed=False`` sends none, and the body
+        ends when the connection closes."""
         handler = self._handler
         handler.send_response(status)
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
+        if framed:
+            handler.send_header("Content-Length", str(len(body)))
         handler.send_header("Connection", "close")
         handler.end_headers()
         handler.wfile.write(body)
         handler.wfile.flush()
+        if not framed:
+            self.drop()
+
+    def start_unframed(self, status: int, headers: Mapping[str, str]) -> None:
+        """Response headers for a body sent with ``send_raw`` and ended by ``drop``."""
+        handler = self._handler
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.flush()
+
+    def send_raw(self, data: bytes) -> None:
+        self._handler.wfile.write(data)
+        self._handler.wfile.flush()
 
     def start_chunked(self, status: int, headers: Mapping[str, str]) -> None:
         """Response headers for a body sent in chunks with ``send_chunk``."""
@@ -222,11 +248,17 @@ def raw_body(
     status: int = 200,
     content_type: str = "application/json",
     headers: Mapping[str, str] | None = None,
+    framed: bool = True,
 ) -> Behaviour:
-    """Answer with ``body`` as it is (for malformed responses)."""
+    """Answer with ``body`` as it is (for malformed responses).
+
+    ``framed=False`` sends no Content-Length and closes the connection after ``body``: what a
+    client receives when such a body is cut short.
+    """
 
     def behave(exchange: Exchange) -> None:
-        exchange.respond(status, body, {"Content-Type": content_type, **(headers or {})})
+        headers_sent = {"Content-Type": content_type, **(headers or {})}
+        exchange.respond(status, body, headers_sent, framed=framed)
 
     return behave
 
@@ -248,22 +280,35 @@ def sse(
     *,
     interval_s: float = 0.0,
     cut: bool = False,
+    stall: bool = False,
+    framed: bool = True,
     headers: Mapping[str, str] | None = None,
 ) -> Behaviour:
     """Stream ``events`` as server-sent events, ``interval_s`` apart.
 
     ``cut`` drops the connection after the last event without ending the chunked body, as a
-    dying connection would.
+    dying connection would. ``stall`` keeps the connection open and silent after the last event
+    (until the server stops). ``framed=False`` sends the body without chunks, ended by closing
+    the connection, as some proxies stream: there a cut cannot be told from an end.
     """
     items = list(events)
 
     def behave(exchange: Exchange) -> None:
-        exchange.start_chunked(200, {"Content-Type": "text/event-stream", **(headers or {})})
+        headers_sent = {"Content-Type": "text/event-stream", **(headers or {})}
+        if framed:
+            exchange.start_chunked(200, headers_sent)
+        else:
+            exchange.start_unframed(200, headers_sent)
         for number, item in enumerate(items):
             if number and interval_s:
                 time.sleep(interval_s)
-            exchange.send_chunk(encode_sse(item))
-        if cut:
+            if framed:
+                exchange.send_chunk(encode_sse(item))
+            else:
+                exchange.send_raw(encode_sse(item))
+        if stall:
+            exchange.stopped.wait(_HANG_LIMIT_S)
+        elif cut or not framed:
             exchange.drop()
         else:
             exchange.end_chunked()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -32,6 +33,7 @@ from .fake_endpoints import (
     anthropic_events,
     anthropic_message,
     anthropic_stream,
+    encode_sse,
     error,
     hang,
     raw_body,
@@ -272,6 +274,47 @@ def test_stream_ending_without_message_stop_is_requested_again(
     server.push(anthropic_stream("half", stop=False), anthropic_stream("whole"))
 
     assert make_model(server, sleep).complete(REQUEST).message.content == "whole"
+    assert server.request_count == 2
+
+
+def test_stream_cut_inside_its_first_event_is_requested_again(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # Streamed without chunks, a cut looks like a clean end: what arrived is half an event.
+    half_event = encode_sse(anthropic_events("hello")[0])[:70].decode()
+    server.push(sse([half_event], framed=False), anthropic_stream("whole"))
+
+    assert make_model(server, sleep).complete(REQUEST).message.content == "whole"
+    assert server.request_count == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"hello", "text/event-stream"),
+        (json.dumps({"type": "message", "content": []}).encode(), "text/plain"),
+    ],
+)
+def test_a_body_that_is_not_an_event_stream_is_a_response_error_not_retried(
+    server: FakeEndpoint, sleep: RecordingSleep, body: bytes, content_type: str
+) -> None:
+    server.push(raw_body(body, content_type=content_type))
+
+    with pytest.raises(ModelResponseError, match="not an event stream; check ANTHROPIC_BASE_URL"):
+        make_model(server, sleep).complete(REQUEST)
+
+    assert server.request_count == 1
+
+
+def test_json_body_cut_short_is_requested_again(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # Without a Content-Length the body ends where the connection did, even mid-way.
+    whole = {"type": "message", "content": [{"type": "text", "text": "a long answer"}]}
+    body = json.dumps(whole).encode()
+    server.push(raw_body(body[: body.index(b"long")], framed=False), anthropic_message("ok"))
+
+    assert make_model(server, sleep).complete(REQUEST).message.content == "ok"
     assert server.request_count == 2
 
 

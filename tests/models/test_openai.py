@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -30,6 +31,7 @@ from .fake_endpoints import (
     FakeEndpoint,
     RecordingSleep,
     disconnect,
+    encode_sse,
     error,
     hang,
     json_body,
@@ -294,6 +296,62 @@ def test_stream_ending_without_finish_is_requested_again(
 
     assert reply.message.content == "whole"
     assert server.request_count == 2
+
+
+def test_stream_cut_inside_its_first_event_is_requested_again(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # Streamed without chunks, a cut looks like a clean end: what arrived is half an event.
+    half_event = encode_sse(openai_events("hello there")[1])[:70].decode()
+    server.push(sse([half_event], framed=False), openai_stream("whole"))
+
+    reply = make_model(server, sleep).complete(REQUEST)
+
+    assert reply.message.content == "whole"
+    assert server.request_count == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"hello", "text/event-stream"),
+        (json.dumps({"choices": [{"message": {"content": "hi"}}]}).encode(), "text/plain"),
+    ],
+)
+def test_a_body_that_is_not_an_event_stream_is_a_response_error_not_retried(
+    server: FakeEndpoint, sleep: RecordingSleep, body: bytes, content_type: str
+) -> None:
+    server.push(raw_body(body, content_type=content_type))
+
+    with pytest.raises(ModelResponseError, match="not an event stream; check OPENAI_BASE_URL"):
+        make_model(server, sleep).complete(REQUEST)
+
+    assert server.request_count == 1
+
+
+def test_json_body_cut_short_is_requested_again(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # Without a Content-Length the body ends where the connection did, even mid-way.
+    whole = {"model": "m", "choices": [{"message": {"content": "a long answer"}}]}
+    body = json.dumps(whole).encode()
+    server.push(raw_body(body[: body.index(b"long")], framed=False), openai_completion("ok"))
+
+    reply = make_model(server, sleep).complete(REQUEST)
+
+    assert reply.message.content == "ok"
+    assert server.request_count == 2
+
+
+def test_json_body_malformed_in_the_middle_is_a_response_error_even_unframed(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    server.push(raw_body(b'{"choices": [oops], "model": "m"}', framed=False))
+
+    with pytest.raises(ModelResponseError, match="malformed response"):
+        make_model(server, sleep).complete(REQUEST)
+
+    assert server.request_count == 1
 
 
 def test_dropped_connection_is_retried(server: FakeEndpoint, sleep: RecordingSleep) -> None:

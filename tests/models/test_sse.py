@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agentrun.models.sse import SseEvent, SseParser
+import pytest
+
+from agentrun.models.sse import SseEvent, SseParser, starts_like_sse
 
 STREAM = (
     b": keep-alive comment\n"
@@ -54,3 +56,36 @@ def test_cut_last_line_is_dropped() -> None:
 
 def test_event_without_data_is_not_dispatched() -> None:
     assert parse(b"event: ping\n\n") == []
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b'data: {"choices": [{"delta": {"content": "hel',
+        b"event: message_start\ndata: {",
+        b": keep-alive\n",
+        b"id: 7\n",
+        b"retry: 1000\n",
+        b"\xef\xbb\xbf\r\ndata: {",
+        b"da",
+        b"\n\n",
+    ],
+)
+def test_what_starts_with_an_sse_field_or_comment_starts_like_an_event_stream(head: bytes) -> None:
+    # A body cut this early is a cut stream, to request again, not another protocol.
+    assert starts_like_sse(head)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"hello",
+        b'{"choices": []}',
+        b"<html>",
+        b"database error\n",
+        b" data: indented\n",
+        b"data without a colon\n",
+    ],
+)
+def test_anything_else_does_not_start_like_an_event_stream(head: bytes) -> None:
+    assert not starts_like_sse(head)

@@ -1,8 +1,9 @@
-"""Transport rules that need no server: Retry-After, backoff, redaction, base URLs."""
+"""Transport rules that need no server: Retry-After, backoff, redaction, base URLs, cut JSON."""
 
 from __future__ import annotations
 
 import email.utils
+import json
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from agentrun.models.options import ModelOptions
 from agentrun.models.transport import (
     check_api_key,
     check_base_url,
+    json_cut_short,
     parse_retry_after,
     redact,
     retry_delay,
@@ -100,3 +102,30 @@ def test_base_url_must_be_http(url: str) -> None:
 
 def test_base_url_loses_its_trailing_slash() -> None:
     assert check_base_url("http://127.0.0.1:8080/v1/", "X") == "http://127.0.0.1:8080/v1"
+
+
+# Every kind of token: strings with escapes, literals, a signed number with an exponent.
+WHOLE_JSON = (
+    '{"id": "x", "choices": [{"message": {"content": "caf\\u00e9 \\"ok\\"\\n"}, '
+    '"finish_reason": null}], "flags": [true, false, null], "usage": {"n": -1.5e+3, "m": 0}}'
+)
+
+
+def json_error(text: str) -> json.JSONDecodeError:
+    with pytest.raises(json.JSONDecodeError) as caught:
+        json.loads(text)
+    return caught.value
+
+
+def test_every_prefix_of_a_json_document_is_cut_short() -> None:
+    for end in range(len(WHOLE_JSON)):
+        text = WHOLE_JSON[:end]
+        assert json_cut_short(text, json_error(text)), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{this is not json", '{"a": 1} and more', '{"a": tru, "b": 2}', "hello", '{"a": "x\\q"}'],
+)
+def test_json_malformed_before_its_end_is_not_cut_short(text: str) -> None:
+    assert not json_cut_short(text, json_error(text))
