@@ -27,6 +27,7 @@ from agentrun.core.errors import ModelError, ModelResponseError
 from agentrun.models.base import TextCallback, parse_tool_arguments, reply_usage
 from agentrun.models.options import ModelOptions
 from agentrun.models.transport import (
+    BROKEN_BODY_ERRORS,
     Endpoint,
     TransientError,
     check_api_key,
@@ -281,18 +282,24 @@ def _turn_from_stream(
     response: httpx.Response, endpoint: Endpoint, on_text: TextCallback | None
 ) -> _Turn:
     turn = _Turn()
-    for event in iter_sse(response, endpoint):
-        data = parse_json_object(event.data, endpoint)
-        if data.get("type") == "error" or event.event == "error":
-            raise _error_event(data.get("error"), endpoint)
-        try:
-            text = turn.add_event(data)
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
-            raise _shape_error(endpoint, exc) from None
-        if text and on_text is not None:
-            on_text(text)
-        if data.get("type") == "message_stop":
-            break
+    try:
+        for event in iter_sse(response, endpoint):
+            data = parse_json_object(event.data, endpoint)
+            if data.get("type") == "error" or event.event == "error":
+                raise _error_event(data.get("error"), endpoint)
+            try:
+                text = turn.add_event(data)
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                raise _shape_error(endpoint, exc) from None
+            if text and on_text is not None:
+                on_text(text)
+            if data.get("type") == "message_stop":
+                break
+    except BROKEN_BODY_ERRORS:
+        # Stalled or cut after the stop reason: only message_stop is missing, the turn is
+        # whole; asking again would pay for the same turn twice.
+        if not turn.is_complete:
+            raise
     if not turn.is_complete:
         raise TransientError("the stream was cut before the turn finished")
     return turn

@@ -33,6 +33,7 @@ from agentrun.models.base import (
 )
 from agentrun.models.options import ModelOptions
 from agentrun.models.transport import (
+    BROKEN_BODY_ERRORS,
     Endpoint,
     TransientError,
     check_api_key,
@@ -177,13 +178,14 @@ class _Turn:
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     usage: Usage | None = None
     model: str | None = None
+    finish_reason: str | None = None
 
-    def add_chunk(self, chunk: dict[str, Any]) -> tuple[str, bool]:
-        """Apply one streamed chunk; return its text delta and whether a choice finished."""
+    def add_chunk(self, chunk: dict[str, Any]) -> str:
+        """Apply one streamed chunk; return its text delta."""
         self.model = chunk.get("model") or self.model
         if isinstance(chunk.get("usage"), dict):
             self.usage = _usage(chunk["usage"])
-        text, is_finished = "", False
+        text = ""
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             content = delta.get("content")
@@ -191,10 +193,11 @@ class _Turn:
                 text += content
             for position, call in enumerate(delta.get("tool_calls") or ()):
                 self.add_call(call, position)
-            is_finished = is_finished or bool(choice.get("finish_reason"))
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
         if text:
             self.text.append(text)
-        return text, is_finished
+        return text
 
     def add_completion(self, data: dict[str, Any]) -> str:
         """Apply a whole (non-streamed) completion; return its text."""
@@ -256,23 +259,31 @@ def _turn_from_stream(
     response: httpx.Response, endpoint: Endpoint, on_text: TextCallback | None
 ) -> _Turn:
     turn = _Turn()
-    is_complete = False
-    for event in iter_sse(response, endpoint):
-        if event.data.strip() == "[DONE]":
-            is_complete = True
-            break
-        chunk = parse_json_object(event.data, endpoint)
-        if "error" in chunk:
-            raise _stream_error(chunk["error"], endpoint)
-        try:
-            text, is_finished = turn.add_chunk(chunk)
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise _shape_error(endpoint, exc) from None
-        if text and on_text is not None:
-            on_text(text)
-        # Servers that never send [DONE] still end cleanly after a finish_reason.
-        is_complete = is_complete or is_finished
-    if not is_complete:
+    is_done = False
+    try:
+        for event in iter_sse(response, endpoint):
+            if event.data.strip() == "[DONE]":
+                is_done = True
+                break
+            chunk = parse_json_object(event.data, endpoint)
+            if "error" in chunk:
+                raise _stream_error(chunk["error"], endpoint)
+            try:
+                text = turn.add_chunk(chunk)
+            except (AttributeError, TypeError, ValueError) as exc:
+                raise _shape_error(endpoint, exc) from None
+            if text and on_text is not None:
+                on_text(text)
+            if turn.finish_reason and turn.usage is not None:
+                # With include_usage the usage chunk follows the finish: nothing is left but
+                # [DONE], which some servers never send or send after a long silence.
+                break
+    except BROKEN_BODY_ERRORS:
+        # Stalled or cut after the finish: the turn is whole, only usage may be missing
+        # (estimated); asking again would pay for the same turn twice.
+        if not turn.finish_reason:
+            raise
+    if not (is_done or turn.finish_reason):
         raise TransientError("the stream was cut before the turn finished")
     return turn
 

@@ -46,6 +46,8 @@ from agentrun.models.sse import SseEvent, SseParser, starts_like_sse
 T = TypeVar("T")
 
 USER_AGENT = "agentrun"
+# What httpx raises while a response body stops coming: the idle timeout, a reset, a cut.
+BROKEN_BODY_ERRORS = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 _EXCERPT_CHARS = 300
 _REDACTED = "[redacted]"
 # Things that look like keys (OpenAI and Anthropic keys start with "sk-"; bearer tokens and

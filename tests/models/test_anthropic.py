@@ -318,6 +318,43 @@ def test_json_body_cut_short_is_requested_again(
     assert server.request_count == 2
 
 
+def test_a_stall_after_the_stop_reason_returns_the_turn(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # message_delta carried the stop reason and the usage; message_stop never comes.
+    *events, _message_stop = anthropic_events("All done.")
+    server.push(sse(events, stall=True))
+
+    reply = make_model(server, sleep, idle_timeout_s=0.3).complete(REQUEST)
+
+    assert reply.message.content == "All done."
+    assert reply.usage == Usage(13, 9)
+    assert server.request_count == 1
+
+
+def test_a_cut_after_the_stop_reason_returns_the_turn(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    *events, _message_stop = anthropic_events(tool_calls=[("read_file", '{"path": "a"}')])
+    server.push(sse(events, cut=True))
+
+    reply = make_model(server, sleep).complete(REQUEST)
+
+    assert reply.message.tool_calls == (ToolCall("toolu_0", "read_file", {"path": "a"}),)
+    assert server.request_count == 1
+
+
+def test_a_stall_before_the_stop_reason_is_requested_again(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    server.push(sse(anthropic_events("half", stop=False), stall=True), anthropic_stream("whole"))
+
+    reply = make_model(server, sleep, idle_timeout_s=0.3).complete(REQUEST)
+
+    assert reply.message.content == "whole"
+    assert server.request_count == 2
+
+
 def test_malformed_body_is_a_response_error_not_retried(
     server: FakeEndpoint, sleep: RecordingSleep
 ) -> None:

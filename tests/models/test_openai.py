@@ -354,6 +354,57 @@ def test_json_body_malformed_in_the_middle_is_a_response_error_even_unframed(
     assert server.request_count == 1
 
 
+def test_a_finished_turn_is_returned_once_its_usage_arrived_even_without_done(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # The finish chunk, then the usage chunk; no [DONE], and the connection stays open.
+    server.push(sse(openai_events("All done.", done=False), stall=True))
+    started = time.monotonic()
+
+    reply = make_model(server, sleep, idle_timeout_s=2.0).complete(REQUEST)
+
+    assert reply.message.content == "All done."
+    assert reply.usage == Usage(11, 7)
+    assert time.monotonic() - started < 1.5  # no wait for the idle timeout
+    assert server.request_count == 1
+
+
+def test_a_stall_after_the_finish_returns_the_turn_with_usage_estimated(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    server.push(sse(openai_events("12345678", usage=None, done=False), stall=True))
+
+    reply = make_model(server, sleep, idle_timeout_s=0.3).complete(REQUEST)
+
+    assert reply.message.content == "12345678"
+    assert reply.usage.output_tokens == 2 + MESSAGE_OVERHEAD  # estimated
+    assert server.request_count == 1
+
+
+def test_a_cut_after_the_finish_returns_the_turn(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    events = openai_events(tool_calls=[("read_file", '{"path": "a"}')], usage=None, done=False)
+    server.push(sse(events, cut=True))
+
+    reply = make_model(server, sleep).complete(REQUEST)
+
+    assert reply.message.tool_calls == (ToolCall("call_fake_0", "read_file", {"path": "a"}),)
+    assert server.request_count == 1
+
+
+def test_a_stall_before_the_finish_is_requested_again(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    half = openai_events("half", finish=False, usage=None, done=False)
+    server.push(sse(half, stall=True), openai_stream("whole"))
+
+    reply = make_model(server, sleep, idle_timeout_s=0.3).complete(REQUEST)
+
+    assert reply.message.content == "whole"
+    assert server.request_count == 2
+
+
 def test_dropped_connection_is_retried(server: FakeEndpoint, sleep: RecordingSleep) -> None:
     server.push(disconnect(), openai_stream("ok"))
 
