@@ -35,6 +35,7 @@ from agentrun.models.transport import (
     check_not_html,
     is_json,
     iter_sse,
+    no_turn_error,
     parse_json_object,
     post_with_retries,
     read_json,
@@ -188,12 +189,14 @@ class _Turn:
     output_tokens: int | None = None
     model: str | None = None
     is_complete: bool = False
+    has_message: bool = False
 
     def add_event(self, data: dict[str, Any]) -> str:
         """Apply one streamed event; return its text delta."""
         kind = data.get("type")
         if kind == "message_start":
             message = data["message"]
+            self.has_message = True
             self.model = message.get("model") or self.model
             self.add_usage(message.get("usage"))
         elif kind == "content_block_start":
@@ -302,6 +305,8 @@ def _turn_from_stream(
             raise
     if not turn.is_complete:
         raise TransientError("the stream was cut before the turn finished")
+    if not turn.has_message:
+        raise no_turn_error(endpoint, "no message_start in the stream")
     return turn
 
 

@@ -41,6 +41,7 @@ from agentrun.models.transport import (
     check_not_html,
     is_json,
     iter_sse,
+    no_turn_error,
     parse_json_object,
     post_with_retries,
     read_json,
@@ -179,6 +180,7 @@ class _Turn:
     usage: Usage | None = None
     model: str | None = None
     finish_reason: str | None = None
+    has_choice: bool = False
 
     def add_chunk(self, chunk: dict[str, Any]) -> str:
         """Apply one streamed chunk; return its text delta."""
@@ -187,6 +189,7 @@ class _Turn:
             self.usage = _usage(chunk["usage"])
         text = ""
         for choice in chunk.get("choices") or ():
+            self.has_choice = True
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if isinstance(content, str):
@@ -206,7 +209,10 @@ class _Turn:
         self.model = data.get("model")
         if isinstance(data.get("usage"), dict):
             self.usage = _usage(data["usage"])
-        message = (data["choices"] or [{}])[0].get("message") or {}
+        if not data["choices"]:
+            return ""
+        self.has_choice = True
+        message = data["choices"][0].get("message") or {}
         content = message.get("content")
         if isinstance(content, str) and content:
             self.text.append(content)
@@ -285,6 +291,8 @@ def _turn_from_stream(
             raise
     if not (is_done or turn.finish_reason):
         raise TransientError("the stream was cut before the turn finished")
+    if not turn.has_choice:
+        raise no_turn_error(endpoint, "no choice in the stream")
     return turn
 
 
@@ -296,8 +304,10 @@ def _turn_from_completion(
     turn = _Turn()
     try:
         text = turn.add_completion(data)
-    except (AttributeError, TypeError, ValueError, IndexError) as exc:
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise _shape_error(endpoint, exc) from None
+    if not turn.has_choice:
+        raise no_turn_error(endpoint, "no choice in the response")
     if text and on_text is not None:
         on_text(text)
     return turn

@@ -321,6 +321,19 @@ def _json_object(data: Any, text: str, endpoint: Endpoint) -> dict[str, Any]:
     return data
 
 
+def no_turn_error(endpoint: Endpoint, what: str) -> ModelResponseError:
+    """The error for a response that holds no turn at all (``what``: no choice, no message).
+
+    Not an empty answer: a turn that says nothing still comes as a choice or a message.
+    """
+    return ModelResponseError(
+        endpoint.redact(
+            f"the {endpoint.provider} endpoint {endpoint.shown_url} sent no turn ({what}); "
+            f"check {endpoint.base_env}"
+        )
+    )
+
+
 def is_json(response: httpx.Response) -> bool:
     """Whether the response says its body is JSON (a server that ignored ``stream: true``)."""
     return "json" in response.headers.get("content-type", "").lower()

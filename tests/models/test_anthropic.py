@@ -355,6 +355,34 @@ def test_a_stall_before_the_stop_reason_is_requested_again(
     assert server.request_count == 2
 
 
+@pytest.mark.parametrize(
+    "events",
+    [
+        [("message_stop", {"type": "message_stop"})],
+        anthropic_events("ignored")[-2:],  # message_delta with its stop_reason, message_stop
+    ],
+    ids=["message-stop-alone", "no-message-start"],
+)
+def test_a_stream_without_a_message_is_a_response_error_not_an_empty_answer(
+    server: FakeEndpoint, sleep: RecordingSleep, events: list[Any]
+) -> None:
+    server.push(sse(events))
+
+    with pytest.raises(ModelResponseError, match="sent no turn") as caught:
+        make_model(server, sleep).complete(REQUEST)
+
+    assert server.url in str(caught.value) and "ANTHROPIC_BASE_URL" in str(caught.value)
+    assert server.request_count == 1
+
+
+def test_a_message_that_stopped_empty_is_an_empty_turn(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    server.push(anthropic_stream(""))
+
+    assert make_model(server, sleep).complete(REQUEST).message == Message("assistant", "")
+
+
 def test_malformed_body_is_a_response_error_not_retried(
     server: FakeEndpoint, sleep: RecordingSleep
 ) -> None:

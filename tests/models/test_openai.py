@@ -223,6 +223,36 @@ def test_retry_budget_exhausted_raises_unavailable(
     assert "3 times" in str(caught.value) and "HTTP 503" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        sse(["data: [DONE]\n\n"]),
+        sse([{"object": "chat.completion.chunk", "model": "m"}, "data: [DONE]\n\n"]),
+        sse(openai_events("ignored")[-2:]),  # the usage chunk (no choices) and [DONE] only
+        json_body({"object": "chat.completion", "model": "m", "choices": []}),
+    ],
+    ids=["done-alone", "chunks-without-choices", "usage-alone", "json-without-choices"],
+)
+def test_a_response_without_a_choice_is_a_response_error_not_an_empty_answer(
+    server: FakeEndpoint, sleep: RecordingSleep, answer: Any
+) -> None:
+    server.push(answer)
+
+    with pytest.raises(ModelResponseError, match="sent no turn") as caught:
+        make_model(server, sleep).complete(REQUEST)
+
+    assert server.url in str(caught.value) and "OPENAI_BASE_URL" in str(caught.value)
+    assert server.request_count == 1
+
+
+def test_a_choice_that_finished_empty_is_an_empty_turn(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    server.push(openai_stream(""))
+
+    assert make_model(server, sleep).complete(REQUEST).message == Message("assistant", "")
+
+
 def test_malformed_body_is_a_response_error_not_retried(
     server: FakeEndpoint, sleep: RecordingSleep
 ) -> None:
