@@ -101,6 +101,10 @@ class AnthropicModel:
             return _turn_from_stream(response, self._endpoint, on_text)
 
         turn = post_with_retries(self._endpoint, payload, read, self.options)
+        if turn.stop_reason == "max_tokens" and not turn.has_tool_use and request.purpose == "turn":
+            # Half an answer is not the answer. With tool calls the loop tells the model
+            # instead (a cut call's arguments are invalid); a summary's limit is its caller's.
+            raise _cut_off_error(request)
         return turn.reply(request, self.model, started)
 
 
@@ -190,6 +194,7 @@ class _Turn:
     model: str | None = None
     is_complete: bool = False
     has_message: bool = False
+    stop_reason: str | None = None
 
     def add_event(self, data: dict[str, Any]) -> str:
         """Apply one streamed event; return its text delta."""
@@ -211,8 +216,10 @@ class _Turn:
                 block.input_json += delta["partial_json"]
         elif kind == "message_delta":
             self.add_usage(data.get("usage"))
-            if (data.get("delta") or {}).get("stop_reason"):
+            stop_reason = (data.get("delta") or {}).get("stop_reason")
+            if stop_reason:
                 # A stream that ends after the stop reason lost nothing but message_stop.
+                self.stop_reason = str(stop_reason)
                 self.is_complete = True
         elif kind == "message_stop":
             self.is_complete = True
@@ -223,6 +230,7 @@ class _Turn:
         if not isinstance(data.get("content"), list):
             raise ValueError("no 'content' list in the message")
         self.model = data.get("model")
+        self.stop_reason = data.get("stop_reason") or None
         self.add_usage(data.get("usage"))
         text = ""
         for index, block in enumerate(data["content"]):
@@ -254,6 +262,11 @@ class _Turn:
         if isinstance(usage.get("output_tokens"), int):
             # Cumulative in message_delta: the last value is the total, not an increment.
             self.output_tokens = usage["output_tokens"]
+
+    @property
+    def has_tool_use(self) -> bool:
+        """Whether the turn calls a tool."""
+        return any(block.kind == "tool_use" for block in self.blocks.values())
 
     def reply(self, request: ModelRequest, model: str, started: float) -> ModelReply:
         """The complete reply; usage is estimated where the server reported none."""
@@ -323,6 +336,16 @@ def _turn_from_message(
     if text and on_text is not None:
         on_text(text)
     return turn
+
+
+def _cut_off_error(request: ModelRequest) -> ModelError:
+    """The error for an answer that stopped at the output limit (``stop_reason: max_tokens``)."""
+    limit = request.max_output_tokens or DEFAULT_MAX_TOKENS
+    return ModelError(
+        "the model's answer was cut off at its output limit before it finished (stop_reason "
+        f'"max_tokens", at the {limit} tokens agentrun asks for; the agent spec has no setting '
+        "to raise it); ask for shorter answers in the agent's system prompt or the goal"
+    )
 
 
 def _shape_error(endpoint: Endpoint, exc: Exception) -> ModelResponseError:

@@ -97,6 +97,10 @@ class OpenAIModel:
             return _turn_from_stream(response, self._endpoint, on_text)
 
         turn = post_with_retries(self._endpoint, payload, read, self.options)
+        if turn.finish_reason == "length" and not turn.calls and request.purpose == "turn":
+            # Half an answer is not the answer. With tool calls the loop tells the model
+            # instead (a cut call's arguments are invalid); a summary's limit is its caller's.
+            raise _cut_off_error(request)
         return turn.reply(request, self.model, started)
 
     @property
@@ -212,7 +216,9 @@ class _Turn:
         if not data["choices"]:
             return ""
         self.has_choice = True
-        message = data["choices"][0].get("message") or {}
+        choice = data["choices"][0]
+        self.finish_reason = choice.get("finish_reason") or None
+        message = choice.get("message") or {}
         content = message.get("content")
         if isinstance(content, str) and content:
             self.text.append(content)
@@ -317,6 +323,19 @@ def _usage(data: dict[str, Any]) -> Usage:
     return Usage(
         input_tokens=int(data.get("prompt_tokens") or 0),
         output_tokens=int(data.get("completion_tokens") or 0),
+    )
+
+
+def _cut_off_error(request: ModelRequest) -> ModelError:
+    """The error for an answer that stopped at the output limit (``finish_reason: length``)."""
+    if request.max_output_tokens:
+        limit = f"at the {request.max_output_tokens} tokens asked for"
+    else:
+        limit = "agentrun asks for no limit and the agent spec has no setting for one"
+    return ModelError(
+        "the model's answer was cut off at its output limit before it finished (finish_reason "
+        f'"length"; {limit}); ask for shorter answers in the agent\'s system prompt or the goal, '
+        f"or raise the output limit of the server or model behind {BASE_URL_ENV}"
     )
 
 

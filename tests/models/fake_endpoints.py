@@ -362,8 +362,12 @@ def openai_events(
     pieces: int = 3,
     done: bool = True,
     finish: bool = True,
+    finish_reason: str | None = None,
 ) -> list[SseItem]:
-    """The chunks of a streamed chat completion: text deltas, tool-call deltas by index."""
+    """The chunks of a streamed chat completion: text deltas, tool-call deltas by index.
+
+    ``finish_reason`` replaces the usual one ("tool_calls" or "stop"), e.g. with "length".
+    """
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
@@ -379,7 +383,7 @@ def openai_events(
         events.append(call_delta(index, id=f"call_fake_{index}", type="function", function=head))
         events += [call_delta(index, function={"arguments": p}) for p in split(arguments, pieces)]
     if finish:
-        events.append(chunk({}, "tool_calls" if tool_calls else "stop"))
+        events.append(chunk({}, finish_reason or ("tool_calls" if tool_calls else "stop")))
     if usage is not None:
         counts = {"prompt_tokens": usage[0], "completion_tokens": usage[1]}
         events.append({"model": model, "choices": [], "usage": counts})
@@ -405,6 +409,7 @@ def openai_completion(
     *,
     model: str = "fake-model",
     usage: tuple[int, int] = (11, 7),
+    finish_reason: str = "stop",
 ) -> Behaviour:
     """A whole, non-streamed chat completion, as a server that ignores ``stream`` sends."""
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
@@ -418,7 +423,7 @@ def openai_completion(
             "id": "chatcmpl-1",
             "object": "chat.completion",
             "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1]},
         }
     )
@@ -435,8 +440,12 @@ def anthropic_events(
     usage: tuple[int, int] = (13, 9),
     pieces: int = 3,
     stop: bool = True,
+    stop_reason: str | None = None,
 ) -> list[SseItem]:
-    """The events of a streamed Messages response: a text block, then one block per tool call."""
+    """The events of a streamed Messages response: a text block, then one block per tool call.
+
+    ``stop_reason`` replaces the usual one ("tool_use" or "end_turn"), e.g. with "max_tokens".
+    """
     start = {
         "id": "msg_1",
         "type": "message",
@@ -460,7 +469,7 @@ def anthropic_events(
         events += [_event("content_block_delta", index=index, delta=delta) for delta in deltas]
         events.append(_event("content_block_stop", index=index))
     if stop:
-        reason = "tool_use" if tool_calls else "end_turn"
+        reason = stop_reason or ("tool_use" if tool_calls else "end_turn")
         delta = {"stop_reason": reason, "stop_sequence": None}
         events.append(_event("message_delta", delta=delta, usage={"output_tokens": usage[1]}))
         events.append(_event("message_stop"))
@@ -484,6 +493,7 @@ def anthropic_message(
     *,
     model: str = "claude-fake",
     usage: tuple[int, int] = (13, 9),
+    stop_reason: str | None = None,
 ) -> Behaviour:
     """A whole, non-streamed Messages response."""
     content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
@@ -498,7 +508,7 @@ def anthropic_message(
             "role": "assistant",
             "model": model,
             "content": content,
-            "stop_reason": "tool_use" if tool_calls else "end_turn",
+            "stop_reason": stop_reason or ("tool_use" if tool_calls else "end_turn"),
             "usage": {"input_tokens": usage[0], "output_tokens": usage[1]},
         }
     )

@@ -215,6 +215,51 @@ def test_prompt_cache_tokens_count_as_input(server: FakeEndpoint, sleep: Recordi
     assert reply.usage == Usage(input_tokens=1113, output_tokens=9)
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        anthropic_stream("The first half of a long ans", stop_reason="max_tokens"),
+        anthropic_message("The first half of a long ans", stop_reason="max_tokens"),
+    ],
+    ids=["streamed", "json"],
+)
+def test_an_answer_cut_off_at_the_output_limit_is_an_error_not_a_success(
+    server: FakeEndpoint, sleep: RecordingSleep, answer: Any
+) -> None:
+    server.push(answer)
+
+    with pytest.raises(
+        ModelError, match="cut off at its output limit before it finished"
+    ) as caught:
+        make_model(server, sleep).complete(REQUEST)
+
+    assert type(caught.value) is ModelError  # exit 1, not retried; the run can be resumed
+    assert "shorter answers" in str(caught.value) and "4096" in str(caught.value)
+    assert server.request_count == 1
+
+
+def test_tool_calls_cut_off_at_the_output_limit_reach_the_loop_as_invalid_arguments(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    server.push(
+        anthropic_stream(tool_calls=[("read_file", '{"path": "a.t')], stop_reason="max_tokens")
+    )
+
+    reply = make_model(server, sleep).complete(REQUEST)
+
+    assert reply.message.tool_calls[0].arguments == {INVALID_ARGUMENTS_KEY: '{"path": "a.t'}
+
+
+def test_a_summary_cut_off_at_the_limit_it_asked_for_is_kept(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # The caller chose the limit and shortens the summary itself if needed.
+    server.push(anthropic_stream("Facts: a, b and", stop_reason="max_tokens"))
+    summary = ModelRequest(messages=REQUEST.messages, max_output_tokens=100, purpose="summary")
+
+    assert make_model(server, sleep).complete(summary).message.content == "Facts: a, b and"
+
+
 def test_429_waits_for_retry_after_then_succeeds(
     server: FakeEndpoint, sleep: RecordingSleep
 ) -> None:

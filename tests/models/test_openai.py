@@ -187,6 +187,49 @@ def test_empty_tool_arguments_mean_no_arguments(
     assert reply.message.tool_calls[0].arguments == {}
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        openai_stream("The first half of a long ans", finish_reason="length"),
+        openai_completion("The first half of a long ans", finish_reason="length"),
+    ],
+    ids=["streamed", "json"],
+)
+def test_an_answer_cut_off_at_the_output_limit_is_an_error_not_a_success(
+    server: FakeEndpoint, sleep: RecordingSleep, answer: Any
+) -> None:
+    server.push(answer)
+
+    with pytest.raises(
+        ModelError, match="cut off at its output limit before it finished"
+    ) as caught:
+        make_model(server, sleep).complete(REQUEST)
+
+    assert type(caught.value) is ModelError  # exit 1, not retried; the run can be resumed
+    assert "shorter answers" in str(caught.value) and "OPENAI_BASE_URL" in str(caught.value)
+    assert server.request_count == 1
+
+
+def test_tool_calls_cut_off_at_the_output_limit_reach_the_loop_as_invalid_arguments(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    server.push(openai_stream(tool_calls=[("read_file", '{"path": "a.t')], finish_reason="length"))
+
+    reply = make_model(server, sleep).complete(REQUEST)
+
+    assert reply.message.tool_calls[0].arguments == {INVALID_ARGUMENTS_KEY: '{"path": "a.t'}
+
+
+def test_a_summary_cut_off_at_the_limit_it_asked_for_is_kept(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # The caller chose the limit and shortens the summary itself if needed.
+    server.push(openai_stream("Facts: a, b and", finish_reason="length"))
+    summary = ModelRequest(messages=REQUEST.messages, max_output_tokens=100, purpose="summary")
+
+    assert make_model(server, sleep).complete(summary).message.content == "Facts: a, b and"
+
+
 def test_429_waits_for_retry_after_then_succeeds(
     server: FakeEndpoint, sleep: RecordingSleep
 ) -> None:
