@@ -278,7 +278,7 @@ def _turn_from_stream(
                 is_done = True
                 break
             chunk = parse_json_object(event.data, endpoint)
-            if "error" in chunk:
+            if chunk.get("error") is not None:  # some servers send "error": null
                 raise _stream_error(chunk["error"], endpoint)
             try:
                 text = turn.add_chunk(chunk)
@@ -305,7 +305,7 @@ def _turn_from_stream(
 def _turn_from_completion(
     data: dict[str, Any], endpoint: Endpoint, on_text: TextCallback | None
 ) -> _Turn:
-    if "error" in data:
+    if data.get("error") is not None:
         raise _stream_error(data["error"], endpoint)
     turn = _Turn()
     try:

@@ -559,6 +559,24 @@ def test_error_inside_the_stream_is_retried(server: FakeEndpoint, sleep: Recordi
     assert server.request_count == 2
 
 
+def test_an_error_field_that_is_null_is_no_error(
+    server: FakeEndpoint, sleep: RecordingSleep
+) -> None:
+    # Some servers put "error": null in every chunk, or in a whole completion.
+    chunks = [{**e, "error": None} if isinstance(e, dict) else e for e in openai_events("fine")]
+    completion = {
+        "model": "m",
+        "choices": [{"index": 0, "message": {"content": "fine"}, "finish_reason": "stop"}],
+        "error": None,
+    }
+    server.push(sse(chunks), json_body(completion))
+    model = make_model(server, sleep)
+
+    assert model.complete(REQUEST).message.content == "fine"
+    assert model.complete(REQUEST).message.content == "fine"
+    assert server.request_count == 2
+
+
 def test_usage_is_estimated_when_the_server_reports_none(
     server: FakeEndpoint, sleep: RecordingSleep
 ) -> None:
