@@ -7,6 +7,7 @@ On a terminal a rich status line on stderr; otherwise one short line per event o
 from __future__ import annotations
 
 import json
+import select
 import sys
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from rich.status import Status
 from agentrun.cli.views import EventDescriber
 from agentrun.cli.wording import plural
 from agentrun.core.events import Event, ModelResponded, ToolCompleted, ToolIntended, to_record
+
+ANSWER_POLL_S = 0.1  # how late a Ctrl-C at the approval prompt is noticed
 
 
 class CliReporter:
@@ -35,8 +38,10 @@ class CliReporter:
         quiet: bool,
         interactive: bool,
         on_output_closed: Callable[[], None] | None = None,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self.as_json, self.quiet, self.interactive = as_json, quiet, interactive
+        self._stopped = stopped
         self.output_closed = False
         self._on_output_closed = on_output_closed
         self.console = Console(stderr=True, highlight=False)
@@ -84,6 +89,19 @@ class CliReporter:
     def text(self, delta: str) -> None:
         pass
 
+    def stopping(self, signal_name: str) -> None:
+        """Say that a stop was asked for and what happens next (called once, from a watcher)."""
+        if self.quiet or self.output_closed:
+            return
+        message = (
+            f"{signal_name}: stopping after the current step (nothing is lost); "
+            "press Ctrl-C again to stop at once"
+        )
+        if self._status is not None:
+            self._status.update(message)
+        else:
+            self._write("stderr", f"{message}\n")
+
     def warning(self, message: str) -> None:
         if self._status is not None:
             self.console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
@@ -112,13 +130,25 @@ class CliReporter:
         try:
             args = json.dumps(call["arguments"], ensure_ascii=False)[:300]
             self.console.print(f"[bold]{call['tool']}[/] wants to run with {args}", markup=True)
-            answer = self.console.input("approve? [y/N] ", markup=False).strip().lower()
-            return answer in ("y", "yes")
-        except EOFError:
-            return None
+            self.console.print("approve? [y/N] ", markup=False, end="")
+            answer = self._read_answer()
+            return None if answer is None else answer.strip().lower() in ("y", "yes")
         finally:
             if self._status is not None:
                 self._status.start()
+
+    def _read_answer(self) -> str | None:
+        """A line from stdin, or ``None`` at its end or once a stop is asked for (Ctrl-C).
+
+        A signal does not cut a blocking read short (PEP 475 resumes it), so stdin is polled.
+        """
+        while not self._stopped():
+            readable, _, _ = select.select([sys.stdin], [], [], ANSWER_POLL_S)
+            if readable:
+                line = sys.stdin.readline()
+                return line or None
+        self.console.print()
+        return None
 
 
 def _action(event: Event, names: EventDescriber) -> str:

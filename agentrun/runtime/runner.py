@@ -427,6 +427,8 @@ class Runner:
             return None
         if status == CALL_REQUESTED and tool.name in spec.approve and not call["approved"]:
             decision = self.reporter.ask_approval(call)
+            if decision is None and self.stop.is_set:  # Ctrl-C at the prompt: stop, not ask
+                return self._stop("signal", f"stopped by {self.stop.name}", self.stop.exit_code)
             if decision is None:
                 return self._stop(
                     "needs_attention",
@@ -592,7 +594,13 @@ class Runner:
         result = None
         if check and outcome == SUCCEEDED and spec.check:
             self.writer.sync()
-            result = run_check(spec.check, spec.workspace)
+            result = run_check(spec.check, spec.workspace, stopped=lambda: self.stop.is_set)
+            if result is None:  # stopped by a signal: the next resume runs the check again
+                return self._stop(
+                    "signal",
+                    f"stopped by {self.stop.name} during the outcome check",
+                    self.stop.exit_code,
+                )
             if not result["passed"]:
                 outcome = "failed"
         self._emit(TaskFinished, sync=True, outcome=outcome, answer=answer, check=result)

@@ -6,6 +6,7 @@ A second SIGINT exits at once with 130; the log stays consistent because every r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -26,6 +27,8 @@ class StopFlag:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signum: int | None = None
+        # Written to stderr when a second Ctrl-C ends the process at once (no time for more).
+        self.at_once_notice = ""
 
     @property
     def is_set(self) -> bool:
@@ -74,6 +77,9 @@ def stop_on_signals(flag: StopFlag) -> Iterator[StopFlag]:
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if flag.is_set and signum == signal.SIGINT:
+            if flag.at_once_notice:
+                with contextlib.suppress(OSError):  # os.write: safe inside a handler
+                    os.write(2, f"\n{flag.at_once_notice}\n".encode())
             os._exit(EXIT_SIGINT)  # second Ctrl-C: the user means it
         flag.set(signum)
 

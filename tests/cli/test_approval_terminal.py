@@ -48,3 +48,28 @@ def test_an_approval_given_in_a_terminal_survives_a_kill_and_is_never_asked_agai
     assert resumed.returncode == 0, resumed.stderr
     lines = agent.ledger.read_text().splitlines()
     assert [json.loads(line)["tool"] for line in lines] == ["charge"]
+
+
+def test_ctrl_c_at_the_approval_prompt_stops_the_run_paused_and_runs_nothing(
+    tmp_path: Path, agentrun_home: Path
+) -> None:
+    agent = make_agent(
+        tmp_path / "agent",
+        [turn(call("charge", amount=9)), turn(content="paid")],
+        extra='[policy]\napprove = ["charge"]\n',
+    )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "agentrun", "start", "--agent", str(agent.spec), "pay"],
+        env={**os.environ, **agent.env()},
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect(r"approve\? \[y/N\]")
+    child.kill(signal.SIGINT)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert not agent.ledger.exists()
+    (task,) = json.loads(run_agentrun("ls", "--json").stdout)
+    assert (task["status"], task["stop_reason"]) == ("paused", "signal")

@@ -107,8 +107,10 @@ def test_a_signal_stops_at_a_safe_point_and_resume_completes(
     proc, home, agent = start_streaming(tmp_path)
     wait_for_kind(proc, "tool_completed", after_completions)
     proc.send_signal(signum)
-    proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == code
+    name = signal.Signals(signum).name
+    assert f"{name}: stopping after the current step (nothing is lost)" in err  # heard at once
     task_id = task_ids(home)[0]
     events = list(LocalTaskStore(home).events(task_id))
     stopped = [e for e in events if isinstance(e, RunStopped)]
@@ -127,10 +129,12 @@ def test_a_second_sigint_exits_at_once_and_the_log_stays_consistent(tmp_path: Pa
     wait_for_kind(proc, "tool_completed", 2)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     task_id = task_ids(home)[0]
     store = LocalTaskStore(home)
+    if not isinstance(list(store.events(task_id))[-1], RunStopped):  # not merged into one
+        assert f"stopped at once; the log is consistent: `agentrun resume {task_id}`" in err
     assert verify_task(store.ops, store.task_dir(task_id), task_id).is_ok
     resume_until_done(home, agent, task_id)
     check_effects(home, agent, task_id)
@@ -354,3 +358,68 @@ def test_a_closed_output_stops_the_run_cleanly_and_resume_completes(tmp_path: Pa
     assert intents <= {e.call_id for e in events if e.kind == "tool_completed"}
     assert resume_until_done(home, agent, task_id) == [0]
     check_effects(home, agent, task_id)
+
+
+def test_a_signal_during_the_outcome_check_stops_it_and_the_resume_checks_again(
+    tmp_path: Path,
+) -> None:
+    # The check decides success, so a stop during it decides nothing: it runs again on resume.
+    check = "test -f ../fast || { touch ../check-started; sleep 30; }"
+    agent = make_agent(
+        tmp_path / "agent", [{"content": "done"}], extra=f"[outcome]\ncheck = '{check}'\n"
+    )
+    home = tmp_path / "home"
+    env = {**os.environ, "AGENTRUN_HOME": str(home), **agent.env()}
+    argv = [sys.executable, "-m", "agentrun", "start", "--agent", str(agent.spec), "-q", "g"]
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    started = tmp_path / "agent" / "check-started"
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling for the check's own marker, not guessing a moment
+    assert started.exists(), "the check never started"
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - began < 5
+    (task_id,) = task_ids(home)
+    last = list(LocalTaskStore(home).events(task_id))[-1]
+    assert (
+        isinstance(last, RunStopped) and last.detail == "stopped by SIGINT during the outcome check"
+    )
+    (tmp_path / "agent" / "fast").touch()
+    assert resume_until_done(home, agent, task_id) == [0]
+    assert LocalTaskStore(home).load(task_id).state.check["passed"] is True
+
+
+def test_a_second_sigint_after_the_notice_exits_at_once_and_says_how_to_go_on(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "napping"
+    tools = tmp_path / "nap_tools.py"
+    tools.write_text(
+        "import time\nfrom pathlib import Path\nfrom agentrun import tool\n\n\n"
+        '@tool(effect=\'read\')\ndef nap() -> str:\n    """Sleep a while."""\n'
+        f"    Path({str(marker)!r}).touch()\n    time.sleep(20)\n    return 'rested'\n"
+    )
+    turns = [{"tool_calls": [{"name": "nap"}]}, {"content": "done"}]
+    agent = make_agent(tmp_path / "agent", turns, tools=("files", str(tools)))
+    home = tmp_path / "home"
+    env = {**os.environ, "AGENTRUN_HOME": str(home), **agent.env()}
+    argv = [sys.executable, "-m", "agentrun", "start", "--agent", str(agent.spec), "g"]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling for the tool's own marker, not guessing a moment
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the run says at once that it heard the first one
+        if "SIGINT: stopping after the current step" in line:
+            break
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - began < 5
+    (task_id,) = task_ids(home)
+    assert f"stopped at once; the log is consistent: `agentrun resume {task_id}` continues" in err

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +16,12 @@ from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
 from agentrun.cli.wording import naming_task, outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from agentrun.cli.progress import CliReporter
+    from agentrun.runtime.signals import StopFlag
+
+NOTICE_POLL_S = 0.2  # how late "stopping after the current step" may appear after a Ctrl-C
 
 AgentOpt = Annotated[
     Path | None, typer.Option("--agent", "-a", metavar="FILE", help="Agent spec (TOML).")
@@ -402,12 +409,20 @@ def run_in_foreground(
 
     interactive = not quiet and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
     flag = StopFlag()
+    flag.at_once_notice = (
+        f"stopped at once; the log is consistent: `agentrun resume {task_id}` continues"
+    )
     reporter = CliReporter(
         as_json=as_json,
         quiet=quiet,
         interactive=interactive,
         on_output_closed=lambda: flag.set(signal.SIGPIPE),
+        stopped=lambda: flag.is_set,
     )
+    done = threading.Event()
+    threading.Thread(
+        target=_notice_stop, args=(flag, done, reporter), name="stop-notice", daemon=True
+    ).start()
     options = RunOptions(
         unknown=unknown,
         budget=dict(budget or {}),
@@ -418,6 +433,7 @@ def run_in_foreground(
         with stop_on_signals(flag):
             result = Runner(store, task_id, reporter, options, flag).run()
     finally:
+        done.set()
         reporter.close()
     if as_json or reporter.output_closed:
         return result.exit_code
@@ -438,3 +454,13 @@ def register(app: typer.Typer) -> None:
     app.command(name="submit")(submit)
     app.command()(resume)
     app.command()(resolve)
+
+
+def _notice_stop(flag: StopFlag, done: threading.Event, reporter: CliReporter) -> None:
+    """Tell the person at once that their Ctrl-C (or a SIGTERM) was heard, while the run
+    finishes its step: the signal handler itself only raises the flag (rule 29)."""
+    while not done.is_set():
+        if flag.event.wait(NOTICE_POLL_S):
+            if flag.signum in (signal.SIGINT, signal.SIGTERM):
+                reporter.stopping(flag.name)
+            return
