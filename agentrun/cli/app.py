@@ -305,5 +305,5 @@ def _exit_at_once_on_signals() -> None:
                 stream.flush()
         os._exit(128 + signum)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, handle)

@@ -16,6 +16,7 @@ EXIT_PAUSED = 4
 EXIT_CLAIMED = 5
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_SIGHUP = 129  # the terminal or ssh session went away: stopped like SIGTERM
 EXIT_SIGPIPE = 141  # the output went away mid-run (128 + SIGPIPE, as a shell reports it)
 
 

@@ -1,4 +1,5 @@
-"""SIGINT/SIGTERM during a run: handlers only set a flag; the loop stops at a safe point (rule 29).
+"""SIGINT, SIGTERM and SIGHUP during a run: handlers only set a flag; the loop stops at a safe
+point (rule 29).
 
 A second SIGINT exits at once with 130; the log stays consistent because every record is one
 ``write(2)`` and a torn tail is repaired on the next open.
@@ -15,10 +16,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from agentrun.core.errors import EXIT_SIGINT, EXIT_SIGPIPE, EXIT_SIGTERM
+from agentrun.core.errors import EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_SIGTERM
 
 # How late a stop may be noticed during a wait (a model's backoff, a scripted delay).
 SLEEP_SLICE_S = 0.1
+# A closed terminal or ssh session (SIGHUP) stops a run like SIGTERM, instead of killing it
+# mid-step and counting a crash against max_attempts (docs/decisions.md).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_EXIT_CODES = {
+    signal.SIGINT: EXIT_SIGINT,
+    signal.SIGTERM: EXIT_SIGTERM,
+    signal.SIGHUP: EXIT_SIGHUP,
+    signal.SIGPIPE: EXIT_SIGPIPE,
+}
 
 
 class StopFlag:
@@ -37,10 +47,9 @@ class StopFlag:
 
     @property
     def exit_code(self) -> int:
-        """130 for SIGINT, 143 for SIGTERM (design §8), 141 when the output was closed."""
-        if self.signum == signal.SIGPIPE:
-            return EXIT_SIGPIPE
-        return EXIT_SIGTERM if self.signum == signal.SIGTERM else EXIT_SIGINT
+        """130 for SIGINT, 143 for SIGTERM (design §8), 129 for SIGHUP, 141 when the output was
+        closed."""
+        return _EXIT_CODES.get(self.signum, EXIT_SIGINT)
 
     @property
     def name(self) -> str:
@@ -83,7 +92,7 @@ def stop_on_signals(flag: StopFlag) -> Iterator[StopFlag]:
             os._exit(EXIT_SIGINT)  # second Ctrl-C: the user means it
         flag.set(signum)
 
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handle) for s in STOP_SIGNALS}
     try:
         yield flag
     finally:

@@ -98,7 +98,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, int]:
 
 
 @pytest.mark.parametrize(
-    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+    ("signum", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],  # SIGHUP: the terminal or ssh session closed
 )
 @pytest.mark.parametrize("after_completions", [1, 3, 5])
 def test_a_signal_stops_at_a_safe_point_and_resume_completes(

@@ -16,10 +16,10 @@ from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
 from agentrun.cli.wording import naming_task, outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
+from agentrun.runtime.signals import STOP_SIGNALS, StopFlag, stop_on_signals
 
 if TYPE_CHECKING:
     from agentrun.cli.progress import CliReporter
-    from agentrun.runtime.signals import StopFlag
 
 NOTICE_POLL_S = 0.2  # how late "stopping after the current step" may appear after a Ctrl-C
 
@@ -405,7 +405,6 @@ def run_in_foreground(
     from agentrun.cli.progress import CliReporter
     from agentrun.models.options import ModelOptions
     from agentrun.runtime.runner import Runner, RunOptions
-    from agentrun.runtime.signals import StopFlag, stop_on_signals
 
     interactive = not quiet and not as_json and sys.stdin.isatty() and sys.stderr.isatty()
     flag = StopFlag()
@@ -461,6 +460,6 @@ def _notice_stop(flag: StopFlag, done: threading.Event, reporter: CliReporter) -
     finishes its step: the signal handler itself only raises the flag (rule 29)."""
     while not done.is_set():
         if flag.event.wait(NOTICE_POLL_S):
-            if flag.signum in (signal.SIGINT, signal.SIGTERM):
+            if flag.signum in STOP_SIGNALS:
                 reporter.stopping(flag.name)
             return
