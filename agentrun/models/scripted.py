@@ -81,8 +81,9 @@ class ScriptedModel:
             return _summary_reply(self.name, request, started)
         turns = self.load()
         if not 0 <= request.turn < len(turns):
+            count = f"{len(turns)} turn" + ("" if len(turns) == 1 else "s")
             raise ModelError(
-                f"the script {self.path} has {len(turns)} turns but the task asked for turn "
+                f"the script {self.path} has {count} but the task asked for turn "
                 f"{request.turn + 1}; add turns to the script or end it with a turn without "
                 "tool calls"
             )

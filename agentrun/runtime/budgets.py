@@ -27,7 +27,9 @@ def check_budgets(state: State, budget: dict[str, Any]) -> BudgetStop | None:
     steps = budget.get("max_steps")
     if steps is not None and state.steps >= steps:
         return BudgetStop(
-            "budget", f"max_steps {steps} reached; raise it with `agentrun resume --max-steps N`"
+            "budget",
+            f"max_steps {steps} reached; raise it with "
+            f"`agentrun resume {state.task_id} --max-steps {steps * 2}`",
         )
     tokens = budget.get("max_tokens")
     used = state.input_tokens + state.output_tokens
@@ -35,21 +37,21 @@ def check_budgets(state: State, budget: dict[str, Any]) -> BudgetStop | None:
         return BudgetStop(
             "budget",
             f"max_tokens {tokens} reached ({used} used); raise it with "
-            "`agentrun resume --max-tokens N`",
+            f"`agentrun resume {state.task_id} --max-tokens {tokens * 2}`",
         )
     cost = budget.get("max_cost_usd")
     if cost is not None and state.cost_usd >= cost:
         return BudgetStop(
             "budget",
             f"max_cost_usd {cost:g} reached (${state.cost_usd:.4f} spent); raise it with "
-            "`agentrun resume --max-cost-usd X`",
+            f"`agentrun resume {state.task_id} --max-cost-usd {cost * 2:g}`",
         )
     limit = budget.get("max_time")
     if limit is not None and state.active_seconds >= limit:
         return BudgetStop(
             "time_limit",
             f"max_time {format_duration(limit)} reached; raise it with "
-            "`agentrun resume --max-time 2h`",
+            f"`agentrun resume {state.task_id} --max-time {format_duration(limit * 2)}`",
         )
     return None
 
@@ -66,12 +68,19 @@ def turn_cost(usage: dict[str, Any], budget: dict[str, Any]) -> float | None:
     return round(cost, USD_DECIMALS)
 
 
-def check_cost_cap(budget: dict[str, Any], where: str) -> None:
+def check_cost_cap(budget: dict[str, Any], where: str, *, agent_is_recorded: bool = False) -> None:
     """Refuse ``max_cost_usd`` without ``[budget.prices]``: the cap could never be reached.
 
     A turn's cost is computed from the prices (design §7); without them every turn costs
     nothing, and a user would believe in a spending limit that does not exist.
+    ``agent_is_recorded``: the budget is an existing task's, whose agent can no longer change.
     """
+    if "max_cost_usd" in budget and not budget.get("prices") and agent_is_recorded:
+        raise SpecError(
+            f"{where}: max_cost_usd needs the model's prices to count cost, and this task's "
+            "agent has no [budget.prices] (a task keeps the agent it was started with); cap it "
+            "with --max-tokens instead"
+        )
     if "max_cost_usd" in budget and not budget.get("prices"):
         raise SpecError(
             f"{where}: max_cost_usd needs the model's prices to count cost; add [budget.prices] "

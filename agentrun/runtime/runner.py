@@ -433,7 +433,8 @@ class Runner:
                 return self._stop(
                     "needs_attention",
                     f"call {call_id} ({tool.name}) needs approval: `agentrun resolve "
-                    f"{self.task_id} {call_id} --approve` or `--deny`, then `agentrun resume`",
+                    f"{self.task_id} {call_id} --approve` or `--deny`, then "
+                    f"`agentrun resume {self.task_id}`",
                     EXIT_NEEDS_ATTENTION,
                 )
             # The decision is durable before the intent, so a resume never asks twice.

@@ -103,7 +103,8 @@ def resolve_call(
         writer.append([event], sync=True)
     finally:
         writer.close(snapshot=False)
-    return f"call {call_id}: {event.decision}; `agentrun resume {task_id}` continues the task"
+    said = "result recorded" if event.decision == "result" else event.decision
+    return f"call {call_id}: {said}; `agentrun resume {task_id}` continues the task"
 
 
 def _result_text(result: str | None) -> str:

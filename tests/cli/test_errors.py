@@ -148,7 +148,8 @@ def test_a_cost_cap_without_prices_is_refused_before_any_task_exists(
     task_id = submitted.out.split()[0]
     raised = cli("resume", task_id, "--max-cost-usd", "0.5")
     assert raised.code == 2
-    assert_one_error_line(raised.err, f"task {task_id}", "max_cost_usd needs")
+    # The task keeps its agent: it says what can still be done, not to edit the agent file.
+    assert_one_error_line(raised.err, f"task {task_id}", "max_cost_usd needs", "--max-tokens")
     assert [e.kind for e in LocalTaskStore(agentrun_home).events(task_id)] == ["task_created"]
     prices = "\n[budget]\nmax_cost_usd = 0.5\n[budget.prices]\ninput_per_mtok = 1.0\n"
     agent.spec.write_text(agent.spec.read_text() + prices)

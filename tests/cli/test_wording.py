@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from agentrun.cli.wording import format_bytes, naming_task, outcome_line, plural, status_words
-from tests.cli.sample_tasks import ledger_env, needs_attention_task  # noqa: F401
+from tests.cli.sample_tasks import (  # noqa: F401
+    finished_task,
+    ledger_env,
+    needs_attention_task,
+)
 
 
 @pytest.mark.parametrize(
@@ -101,3 +105,31 @@ def test_an_error_about_one_of_many_tasks_names_the_task_once() -> None:
     # Another task named in the message is not this one: "t-10" is not "t-1".
     other = CorruptLogError("bad", task_id="t-10")
     assert naming_task("t-1", other) == "task t-1: corrupt log of task t-10: bad"
+
+
+@pytest.mark.usefixtures("ledger_env")
+def test_resuming_a_finished_task_prints_no_answer_on_stdout(
+    cli, agentrun_home: Path, tmp_path: Path
+) -> None:
+    # stdout carries a task's answer; "already succeeded" is not one.
+    task_id = finished_task(agentrun_home, tmp_path)
+    result = cli("resume", task_id)
+    assert (result.code, result.out) == (0, "")
+    assert result.err.strip() == f"{task_id}: succeeded — task already succeeded"
+
+
+@pytest.mark.usefixtures("ledger_env")
+def test_a_result_given_by_a_person_reads_as_recorded(
+    cli, agentrun_home: Path, tmp_path: Path
+) -> None:
+    from tests.cli.sample_tasks import in_doubt_task
+
+    task_id = in_doubt_task(agentrun_home, tmp_path)
+    (call_id,) = [
+        c["call_id"] for c in json.loads(cli("show", task_id, "--json").out)["in_doubt_calls"]
+    ]
+    said = cli("resolve", task_id, call_id, "--result", '"posted"')
+    assert (
+        said.err.strip()
+        == f"call {call_id}: result recorded; `agentrun resume {task_id}` continues the task"
+    )

@@ -84,7 +84,7 @@ def test_max_steps_pauses_with_exit_4_and_a_raised_budget_finishes(store, tmp_pa
     task_id = new_task(store, tmp_path, max_steps=3)
     paused = run(store, task_id)
     assert (paused.exit_code, paused.status) == (4, "paused")
-    assert "--max-steps" in paused.message
+    assert paused.message.endswith(f"`agentrun resume {task_id} --max-steps 6`")
     assert store.load(task_id).state.steps == 3
     done = run(store, task_id, budget={"max_steps": 50})
     assert done.status == "succeeded"
@@ -108,7 +108,9 @@ def test_unattended_approval_stops_with_exit_3_and_resolve_runs_the_call_once(
     assert ledger(ledger_env) == []
     call_id = store.load(task_id).state.pending_calls()[0]["call_id"]
     assert call_id in first.message and "--approve" in first.message
-    resolve_call(store, task_id, call_id, "approve")
+    said = resolve_call(store, task_id, call_id, "approve")
+    assert said == f"call {call_id}: approved; `agentrun resume {task_id}` continues the task"
+    assert f"then `agentrun resume {task_id}`" in first.message
     done = run(store, task_id)
     assert done.status == "succeeded"
     assert [e["tool"] for e in ledger(ledger_env)] == ["charge"]

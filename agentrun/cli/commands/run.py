@@ -314,7 +314,7 @@ def resume(
                 raise
             except AgentrunError:
                 continue  # reported, with the others going on, when its turn comes
-            check_cost_cap({**agent_budget, **budget}, f"task {task_id}")
+            check_cost_cap({**agent_budget, **budget}, f"task {task_id}", agent_is_recorded=True)
     for task_id in ids:
         try:
             codes.append(
@@ -438,8 +438,8 @@ def run_in_foreground(
         return result.exit_code
     try:
         print(outcome_line(task_id, result.status, result.message), file=sys.stderr)
-        if result.status == "succeeded" and result.message:
-            print(result.message, flush=True)
+        if result.status == "succeeded" and result.message and result.ran:
+            print(result.message, flush=True)  # the answer; "already succeeded" is not one
     except BrokenPipeError:  # `start … | head -1`: the task's outcome still decides the code
         from agentrun.cli.output import discard_stdout
 
