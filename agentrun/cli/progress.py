@@ -19,6 +19,7 @@ from rich.status import Status
 from agentrun.cli.views import EventDescriber
 from agentrun.cli.wording import plural
 from agentrun.core.events import Event, ModelResponded, ToolCompleted, ToolIntended, to_record
+from agentrun.runtime.signals import start_deaf_to_stops
 
 ANSWER_POLL_S = 0.1  # how late a Ctrl-C at the approval prompt is noticed
 
@@ -55,7 +56,7 @@ class CliReporter:
         self._status: Status | None = None
         if not quiet and not as_json and self.console.is_terminal:
             self._status = self.console.status("starting…")
-            self._status.start()
+            start_deaf_to_stops(self._status.start)
 
     def close(self) -> None:
         """Stop the live line."""
@@ -135,7 +136,7 @@ class CliReporter:
             return None if answer is None else answer.strip().lower() in ("y", "yes")
         finally:
             if self._status is not None:
-                self._status.start()
+                start_deaf_to_stops(self._status.start)
 
     def _read_answer(self) -> str | None:
         """A line from stdin, or ``None`` at its end or once a stop is asked for (Ctrl-C).

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -75,6 +75,24 @@ class StopFlag:
         if self.signum is None:
             self.signum = signum
         self.event.set()
+
+
+def start_deaf_to_stops(start: Callable[[], None]) -> None:
+    """Call ``start`` (which starts a helper thread) so that the thread never takes a stop signal.
+
+    The kernel hands a process's signal to any thread that does not block it. Taken by a helper
+    thread, it would reach its Python handler only when the main thread next runs Python, after
+    a blocking call (a tool's sleep, a model's read) ends: a second Ctrl-C would wait for it. A
+    thread inherits the signal mask of the one that starts it, so block, start, then restore.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextmanager

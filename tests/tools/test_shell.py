@@ -87,7 +87,7 @@ def test_output_keeps_head_and_tail(ctx: ToolContext) -> None:
 def test_timeout_kills_the_whole_process_group(ctx: ToolContext, workspace: Path) -> None:
     started = time.monotonic()
     outcome = run(ctx, "sleep 30 & echo $! > child.pid; echo started; wait", timeout_s=1)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # not the 30 s of the sleep; slack for a busy CI
     assert outcome.output.startswith("timed out after 1 s; the command and its child processes")
     assert "started" in outcome.output
     assert is_gone(int((workspace / "child.pid").read_text()))
@@ -99,7 +99,7 @@ def test_sigterm_ignoring_group_gets_sigkill(
     monkeypatch.setattr(shell_module, "KILL_GRACE_S", 0.3)
     started = time.monotonic()
     outcome = run(ctx, "trap '' TERM; sleep 30 & echo $! > child.pid; wait", timeout_s=1)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # not the 30 s of the sleep; slack for a busy CI
     assert outcome.output.startswith("timed out")
     assert is_gone(int((workspace / "child.pid").read_text()))
 
@@ -108,7 +108,7 @@ def test_closed_output_does_not_escape_the_timeout(ctx: ToolContext) -> None:
     started = time.monotonic()
     outcome = run(ctx, "exec >&- 2>&-; sleep 30", timeout_s=1)
     assert outcome.output.startswith("timed out")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # not the 30 s of the sleep; slack for a busy CI
 
 
 def test_background_process_holding_the_pipe_is_not_waited_for(
@@ -119,7 +119,7 @@ def test_background_process_holding_the_pipe_is_not_waited_for(
     pid = int((workspace / "bg.pid").read_text())
     try:
         assert outcome == ToolOutcome("exit code 0\nok\n")
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 15  # not the 30 s of the sleep; slack for a busy CI
     finally:
         os.kill(pid, 9)
 
@@ -131,7 +131,7 @@ def test_stop_request_ends_the_command(ctx: ToolContext) -> None:
     outcome = run(ctx, "sleep 30")
     timer.join()
     assert outcome.output.startswith("stopped because agentrun is stopping")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # not the 30 s of the sleep; slack for a busy CI
 
 
 def test_killed_by_signal_is_reported(ctx: ToolContext) -> None:

@@ -16,7 +16,12 @@ from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
 from agentrun.cli.wording import naming_task, outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
-from agentrun.runtime.signals import STOP_SIGNALS, StopFlag, stop_on_signals
+from agentrun.runtime.signals import (
+    STOP_SIGNALS,
+    StopFlag,
+    start_deaf_to_stops,
+    stop_on_signals,
+)
 
 if TYPE_CHECKING:
     from agentrun.cli.progress import CliReporter
@@ -419,9 +424,10 @@ def run_in_foreground(
         stopped=lambda: flag.is_set,
     )
     done = threading.Event()
-    threading.Thread(
+    notice = threading.Thread(
         target=_notice_stop, args=(flag, done, reporter), name="stop-notice", daemon=True
-    ).start()
+    )
+    start_deaf_to_stops(notice.start)
     options = RunOptions(
         unknown=unknown,
         budget=dict(budget or {}),
