@@ -215,19 +215,27 @@ class LocalTaskStore:
         except OSError as exc:
             raise self._storage_error("read the log", exc) from None
 
-    def load(self, task_id: str) -> LoadedTask:
-        """The current state: the newest valid snapshot plus the events after it (rule 18)."""
+    def load(self, task_id: str, *, upto: int | None = None) -> LoadedTask:
+        """The current state: the newest valid snapshot plus the events after it (rule 18).
+
+        With ``upto``, the state as of that event: the newest valid snapshot at or before it
+        plus the events after it up to ``upto``, so a reader looking back need not fold the
+        whole log. Events a ``prune --squash`` removed are gone: before the first event left,
+        the state is empty.
+        """
         log_dir = self._existing_log_dir(task_id)
         try:
-            return self._load(task_id, log_dir)
+            return self._load(task_id, log_dir, upto)
         except CorruptLogError as exc:
             raise exc.of_task(task_id) from None
         except OSError as exc:
             raise self._storage_error("read the task", exc) from None
 
-    def _load(self, task_id: str, log_dir: str) -> LoadedTask:
+    def _load(self, task_id: str, log_dir: str, upto: int | None = None) -> LoadedTask:
         ignored: list[str] = []
         for path in list_snapshots(self.ops, self._snap_dir(task_id)):
+            if upto is not None and _snapshot_seq(path) > upto:
+                continue  # newer than the event asked for
             try:
                 load_page = self._page_loader(task_id, log_dir, path)
                 snap = read_snapshot(self.ops, path, log_dir, task_id, load_page=load_page)
@@ -236,10 +244,21 @@ class LocalTaskStore:
                 continue
             state = snap.state
             for _name, record in iter_records(self.ops, log_dir, start=snap.position):
+                if upto is not None and record.event.seq > upto:
+                    break
                 apply(state, record.event)
             return LoadedTask(state, snap.position.seq, ignored)
-        state = fold(record.event for _name, record in iter_records(self.ops, log_dir))
-        if not state.task_id:
+        seen = [False]  # whether the log holds an event, even one past ``upto``
+
+        def read() -> Iterator[Event]:
+            for _name, record in iter_records(self.ops, log_dir):
+                seen[0] = True
+                if upto is not None and record.event.seq > upto:
+                    return  # a squashed log may start past ``upto``: the state is empty
+                yield record.event
+
+        state = fold(read())
+        if not state.task_id and (upto is None or not seen[0]):
             raise CorruptLogError("no task_created event; run `agentrun verify`", task_id=task_id)
         return LoadedTask(state, None, ignored)
 
@@ -264,7 +283,7 @@ class LocalTaskStore:
                     "(run `agentrun verify`)"
                 )
             if not from_log:
-                seq = int(os.path.basename(snap_path).split(".")[0])
+                seq = _snapshot_seq(snap_path)
                 events = (r.event for _n, r in iter_records(self.ops, log_dir))
                 try:
                     from_log.append(fold(takewhile(lambda e: e.seq <= seq, events)).messages)
@@ -615,6 +634,11 @@ class LocalTaskWriter:
             pass
         finally:
             self._claim.release()
+
+
+def _snapshot_seq(path: str) -> int:
+    """The seq a snapshot is as of, from its name (``list_snapshots`` lists only such names)."""
+    return int(os.path.basename(path).split(".")[0])
 
 
 def _refuse_links(task_dir: str) -> None:
