@@ -23,6 +23,7 @@ from agentrun.core.events import EVENT_TYPES, Event, to_record
 if TYPE_CHECKING:
     from agentrun.cli.follow import FollowEnd
     from agentrun.cli.settings import Settings
+    from agentrun.core.state import State
     from agentrun.store.local import LocalTaskStore
 
 _encode = json_encoder()
@@ -60,20 +61,25 @@ def print_log(
     if as_json and not follow_log:
         print_records(store, task_id, kinds, needle, first=from_seq or 1, last=to_seq)
         return 0
+    first = from_seq or 1
+    before = None
     if follow_log:
         from agentrun.cli.follow import follow
 
-        events: Iterable[Event] = follow(
-            store, task_id, from_seq=from_seq or 1, on_end=_report_end(task_id)
-        )
+        # The follower reads the log from its start anyway: the events before --from go to
+        # ``emit`` unshown, so it learns the tools their turns named.
+        events: Iterable[Event] = follow(store, task_id, on_end=_report_end(task_id))
     else:
-        events = store.events(task_id, from_seq=from_seq or 1)
-    emit = _emitter(store, as_json=as_json, full=full, flush=follow_log)
+        events = store.events(task_id, from_seq=first)
+        if first > 1 and not as_json:
+            # A result in the range may answer a turn before it: name its tool all the same.
+            before = store.load(task_id, upto=first - 1).state
+    emit = _emitter(store, as_json=as_json, full=full, flush=follow_log, before=before)
     try:
         for event in events:
             if to_seq is not None and event.seq > to_seq:
                 break
-            emit(task_id, event, None, _shown(event, kinds, needle))
+            emit(task_id, event, None, event.seq >= first and _shown(event, kinds, needle))
             if event.seq == to_seq:
                 break  # a follower does not wait for an event past --to
     except KeyboardInterrupt:
@@ -115,9 +121,12 @@ def _shown(event: Event, kinds: set[str], needle: str | None) -> bool:
 
 
 def _emitter(
-    store: LocalTaskStore, *, as_json: bool, full: bool, flush: bool
+    store: LocalTaskStore, *, as_json: bool, full: bool, flush: bool, before: State | None = None
 ) -> Callable[[str, Event, str | None, bool], None]:
-    """How one event is printed: a JSON line, a summary line, or a line and the whole event."""
+    """How one event is printed: a JSON line, a summary line, or a line and the whole event.
+
+    ``before`` is the state as of the event before the first one printed (``--from``).
+    """
     if as_json:
         write = sys.stdout.write
 
@@ -136,7 +145,7 @@ def _emitter(
     from agentrun.cli.renderers import render_event, render_event_full
     from agentrun.cli.views import EventDescriber
 
-    out, describer = stdout(), EventDescriber()
+    out, describer = stdout(), EventDescriber(before)
 
     def emit_human(task_id: str, event: Event, prefix: str | None, shown: bool) -> None:
         if not shown:

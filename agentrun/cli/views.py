@@ -231,10 +231,17 @@ class EventLine:
 
 
 class EventDescriber:
-    """Builds ``EventLine``s, remembering which tool each call id of the current turn names."""
+    """Builds ``EventLine``s, remembering which tool each call id of the current turn names.
 
-    def __init__(self) -> None:
+    ``before`` is the state as of the event before the first one described (``log --from``):
+    the calls it holds (the latest turn's, and any still open) name their tools, so a result
+    reads the same whether or not the turn that asked for it is printed.
+    """
+
+    def __init__(self, before: State | None = None) -> None:
         self._tools: dict[str, str] = {}
+        if before is not None:
+            self._tools = {cid: c["tool"] for cid, c in before.calls.items() if c.get("tool")}
 
     def learn(self, event: Event) -> None:
         """Note the tool names of an event that is not shown (filtered out by ``--kind``)."""

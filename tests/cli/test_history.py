@@ -67,6 +67,18 @@ def test_log_human_lines_name_tools_arguments_results_and_tokens(cli, agentrun_h
     assert any("charge call_2_0" in line for line in only)
 
 
+def test_a_log_line_reads_the_same_whatever_the_range(cli, agentrun_home, tmp_path):
+    # A result's line names its tool even when the turn that asked for it is before --from.
+    task_id = finished_task(agentrun_home, tmp_path)
+    whole = cli("log", task_id).out.splitlines()
+    for seq, line in enumerate(whole, start=1):
+        assert cli("log", task_id, "--from", seq, "--to", seq).out.splitlines() == [line]
+    results = [seq for seq, line in enumerate(whole, start=1) if "tool_completed" in line]
+    for seq in results:
+        followed = cli("log", task_id, "--from", seq, "--to", seq, "--follow")
+        assert followed.out.splitlines() == [whole[seq - 1]]
+
+
 def test_log_says_error_once_for_a_failed_tool(cli, agentrun_home, tmp_path):
     turns = [turn(call("read_file", path="missing.txt")), turn(content="gave up")]
     task_id = finished_task(agentrun_home, tmp_path, turns=turns)
