@@ -47,21 +47,27 @@ def plan_prune(
     older_than_s: float | None,
     statuses: tuple[str, ...],
     keep: int,
+    squash: bool = False,
 ) -> list[str]:
-    """The ids prune would act on (reads summaries only)."""
+    """The ids prune would act on (reads summaries; to squash, leaves out squashed tasks)."""
     summaries = []
     for task_id in store.task_ids():
         try:
             summaries.append(store.summary(task_id))
         except AgentrunError:
             continue  # corrupt tasks are verify's business, not prune's
-    return select_for_prune(
+    chosen = select_for_prune(
         summaries,
         now=datetime.now(UTC),
         older_than_s=older_than_s,
         statuses=statuses,
         keep=keep,
     )
+    if squash:
+        # A squashed task still counts among the finished ones --keep keeps, but squashing
+        # it again would change nothing.
+        chosen = [task_id for task_id in chosen if not _is_squashed(store, task_id)]
+    return chosen
 
 
 def prune(store: LocalTaskStore, ids: list[str], *, squash: bool, dry_run: bool) -> PruneReport:
@@ -78,20 +84,26 @@ def prune(store: LocalTaskStore, ids: list[str], *, squash: bool, dry_run: bool)
         except ClaimedError as exc:
             report.skipped.append({"task_id": task_id, "reason": str(exc)})
             continue
-        report.tasks.append({"task_id": task_id, "bytes": freed})
+        if freed is not None:
+            report.tasks.append({"task_id": task_id, "bytes": freed})
     return report
 
 
-def _squash(store: LocalTaskStore, task_id: str) -> int:
+def _squash(store: LocalTaskStore, task_id: str) -> int | None:
+    """Squash one task and return the bytes freed; ``None`` if it is squashed already."""
     writer = store.open_writer(task_id)
+    # Asked again under the claim: another prune may have squashed it since the plan.
+    if _is_squashed(store, task_id):
+        writer.abandon()  # nothing to change, not even the summary
+        return None
     try:
-        if writer.state.last_seq == 1 or _already_squashed(store, task_id):
-            return 0
         return writer.squash()
     finally:
         writer.close(snapshot=False)
 
 
-def _already_squashed(store: LocalTaskStore, task_id: str) -> bool:
-    first = next(iter(store.events(task_id)), None)
-    return first is not None and first.kind == "task_squashed"
+def _is_squashed(store: LocalTaskStore, task_id: str) -> bool:
+    try:
+        return store.is_squashed(task_id)
+    except AgentrunError:
+        return False  # unreadable: squashing it reports the error as before

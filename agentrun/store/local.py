@@ -293,6 +293,22 @@ class LocalTaskStore:
 
         return load
 
+    def is_squashed(self, task_id: str) -> bool:
+        """Whether ``prune --squash`` replaced the task's log by its final state, and finished.
+
+        A log that still starts at seq 1 is not squashed: that costs a directory listing, not
+        a read. A squash interrupted before it removed every old segment is not finished.
+        """
+        log_dir = self._existing_log_dir(task_id)
+        try:
+            segments = list_segments(self.ops, log_dir)
+        except OSError as exc:
+            raise self._storage_error("read the log", exc) from None
+        if not segments or segments[0][0] == 1:
+            return False
+        first = next(self.events(task_id), None)
+        return isinstance(first, TaskSquashed)
+
     def summary(self, task_id: str) -> dict[str, Any]:
         """The task's summary; rebuilt in memory (never written by a reader) when stale.
 

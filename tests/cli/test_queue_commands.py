@@ -159,6 +159,21 @@ def test_squash_keeps_the_final_state_and_reports_the_bytes_it_frees(
     assert cli("verify", task_id).code == 0
 
 
+def test_squash_leaves_tasks_squashed_before_alone(cli, agent, agentrun_home: Path) -> None:
+    (old,) = finished_tasks(agentrun_home, agent, 1)
+    assert cli("prune", "--squash", "--yes").code == 0
+    squashed = tree_digest(agentrun_home / "tasks" / old)
+    (new,) = finished_tasks(agentrun_home, agent, 1)
+    dry = cli("prune", "--squash", "--dry-run", "--json")
+    assert [t["task_id"] for t in json.loads(dry.out)["tasks"]] == [new]
+    again = cli("prune", "--squash", "--yes")
+    assert again.code == 0 and again.out.startswith(f"squashed {new} (")
+    assert old not in again.out + again.err and "squashed 1 task, " in again.err
+    assert tree_digest(agentrun_home / "tasks" / old) == squashed  # summary not rewritten
+    nothing = cli("prune", "--squash", "--yes", "--json")
+    assert json.loads(nothing.out)["tasks"] == []
+
+
 def test_prune_never_deletes_a_claimed_task(cli, agent, agentrun_home: Path) -> None:
     (task_id,) = finished_tasks(agentrun_home, agent, 1)
     holder = LocalTaskStore(agentrun_home).open_writer(task_id)

@@ -121,7 +121,9 @@ def prune(
 
     older_than_s = parse_duration(older_than) if older_than else None
     store = settings(ctx).store()
-    ids = plan_prune(store, older_than_s=older_than_s, statuses=tuple(status or ()), keep=keep)
+    ids = plan_prune(
+        store, older_than_s=older_than_s, statuses=tuple(status or ()), keep=keep, squash=squash
+    )
     if ids and not dry_run and not yes:
         tasks = plural(len(ids), "task")
         if not sys.stdin.isatty():
