@@ -69,7 +69,12 @@ class FileChange:
 
 @dataclass(frozen=True, slots=True)
 class UsageDelta:
-    """What the range cost: the difference of the usage counters at its two ends."""
+    """What the range cost: the difference of the usage counters at its two ends.
+
+    Except ``tool_calls``: the calls the diff lists (asked for, run or settled in the range).
+    The fold counts a call when the model asks for it, so a range that starts after the turn
+    would list a call it ran while counting none.
+    """
 
     steps: int
     tool_calls: int
@@ -138,7 +143,7 @@ def diff_range(before: State, events: Iterable[Event]) -> StateDiff:
         files=_file_changes(before, after, first_before),
         usage=UsageDelta(
             steps=after.steps - before.steps,
-            tool_calls=after.tool_calls - before.tool_calls,
+            tool_calls=len(calls),
             input_tokens=after.input_tokens - before.input_tokens,
             output_tokens=after.output_tokens - before.output_tokens,
             cost_usd=round(after.cost_usd - before.cost_usd, USD_DECIMALS),

@@ -116,6 +116,16 @@ def test_a_range_ending_between_intent_and_result_leaves_the_call_in_doubt():
     assert d.files == [] and d.status_before == d.status_after == "running"
 
 
+def test_usage_counts_the_calls_the_diff_lists():
+    # The range starts after the turn that asked for c2: the call is listed, so it counts.
+    events = a_run()
+    d = diff_range(fold(events[:6]), events[6:8])
+    assert [(c.call_id, c.outcome) for c in d.calls] == [("c2", "completed")]
+    assert (d.usage.steps, d.usage.tool_calls) == (0, 1)
+    whole = diff_range(State(), events)
+    assert whole.usage.tool_calls == len(whole.calls) == fold(events).tool_calls
+
+
 def test_the_result_of_the_diff_is_the_fold_of_the_range():
     events = a_run()
     before = fold(events[:4])
