@@ -245,7 +245,10 @@ class Step:
     calls: tuple[StepCall, ...]
 
     def differences(self, other: Step) -> tuple[str, ...]:
-        """Codes of what differs from ``other``: text, tool_calls, results."""
+        """Codes of what differs from ``other``: text, tool_calls, results.
+
+        Each is checked on its own: calls with other arguments may also have other results.
+        """
         found = []
         if self.text != other.text:
             found.append(TEXT)
@@ -253,7 +256,7 @@ class Step:
             (c.name, c.arguments) for c in other.calls
         ]:
             found.append(TOOL_CALLS)
-        elif [c.output for c in self.calls] != [c.output for c in other.calls]:
+        if [c.output for c in self.calls] != [c.output for c in other.calls]:
             found.append(RESULTS)
         return tuple(found)
 

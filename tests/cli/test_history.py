@@ -208,7 +208,7 @@ def test_diff_of_a_fork_and_its_parent_names_the_fork_point_first(cli, agentrun_
     assert d["fork"] == {"parent": parent, "child": child, "seq": 11, "step": 4}
     assert d["common_steps"] == 3 and d["at_fork_point"] is True
     first = d["first_divergence"]
-    assert first["number"] == 4 and first["differences"] == ["tool_calls"]
+    assert first["number"] == 4 and first["differences"] == ["tool_calls", "results"]
     assert first["a"]["seq"] == 12 and first["b"]["seq"] == 3
     assert first["b"]["calls"][0]["arguments"] == {"amount": 1000}
     assert [p["number"] for p in d["after"]] == list(range(4, 10))

@@ -195,6 +195,12 @@ def test_the_first_divergence_says_what_differs(other, expected):
     assert c.after[1].differences == ()
 
 
+def test_calls_with_other_arguments_and_other_results_differ_in_both():
+    other = a_run("b", charge=7, result="card declined")
+    c = compare_runs(run_steps(a_run("a")), run_steps(other))
+    assert c.first_divergence.differences == (TOOL_CALLS, RESULTS)
+
+
 def test_a_shorter_run_diverges_where_it_ends():
     short = [*a_run("b")[:8], turn(9, text="stopped early")]
     c = compare_runs(run_steps(a_run("a")), run_steps(short[:8]))
