@@ -202,7 +202,12 @@ def task_view(state: State, *, at_seq: int | None, is_claimed: bool) -> TaskView
         )
         for name, value in used.items()
     ]
-    files = [{"path": path, **info} for path, info in sorted(state.files.items())]
+    # A file whose content ended where it started did not change (as `diff` says).
+    files = [
+        {"path": path, **info}
+        for path, info in sorted(state.files.items())
+        if info.get("before") != info.get("after")
+    ]
     return TaskView(
         state=data,
         at_seq=at_seq,

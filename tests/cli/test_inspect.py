@@ -14,6 +14,7 @@ from agentrun.cli.views import task_row, to_json
 from agentrun.core.events import RunStarted
 from agentrun.core.state import fold
 from tests.cli.sample_tasks import (
+    call,
     create,
     finished_task,
     interrupted_task,
@@ -22,6 +23,7 @@ from tests.cli.sample_tasks import (
     new_agent,
     run,
     store_at,
+    turn,
 )
 
 pytestmark = pytest.mark.usefixtures("ledger_env")
@@ -107,6 +109,27 @@ def test_show_now_has_the_conversation_budgets_and_changed_files(cli, agentrun_h
     assert shown["pending_calls"] == [] and shown["in_doubt_calls"] == []
     (changed,) = shown["changed_files"]
     assert changed["path"] == "out.txt" and changed["before"] is None and changed["after"]
+
+
+def test_show_leaves_out_a_file_the_task_changed_back_as_diff_does(cli, agentrun_home, tmp_path):
+    turns = [
+        turn(call("write_file", path="f1.txt", content="xyz")),
+        turn(call("write_file", path="f1.txt", content="abc")),
+        turn(call("write_file", path="new.txt", content="n")),
+        turn(content="done"),
+    ]
+    agent = new_agent(tmp_path, "back", turns)
+    (agent.workspace / "f1.txt").write_text("abc")
+    task_id = create(agentrun_home, agent, task_id="back")
+    assert run(agentrun_home, task_id).status == "succeeded"
+    shown = json.loads(cli("show", task_id, "--json").out)
+    assert [f["path"] for f in shown["changed_files"]] == ["new.txt"]
+    assert sorted(shown["files"]) == ["f1.txt", "new.txt"]  # the fold keeps what it saw
+    assert [f["path"] for f in json.loads(cli("diff", task_id, "--json").out)["files"]] == [
+        "new.txt"
+    ]
+    changed = [line for line in cli("show", task_id).out.splitlines() if "changed" in line]
+    assert len(changed) == 1 and changed[0].startswith("changed new.txt: absent → ")
 
 
 def test_show_names_the_pending_call_of_a_task_waiting_for_a_person(cli, agentrun_home, tmp_path):
