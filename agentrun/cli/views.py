@@ -190,7 +190,7 @@ def task_view(state: State, *, at_seq: int | None, is_claimed: bool) -> TaskView
         "max_steps": state.steps,
         "max_tokens": state.input_tokens + state.output_tokens,
         "max_cost_usd": state.cost_usd,
-        "max_time": round(state.active_seconds, 3),
+        "max_time": state.active_seconds,  # as the fold keeps it, so it equals active_seconds
         # The fold counts a crash when the next run starts; an interrupted run has crashed too.
         "max_attempts": state.crashes + (data["status"] == "interrupted"),
     }

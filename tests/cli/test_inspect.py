@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agentrun.cli.views import task_row, to_json
-from agentrun.core.events import RunStarted
+from agentrun.core.events import RunStarted, RunStopped
 from agentrun.core.state import fold
 from tests.cli.sample_tasks import (
     call,
@@ -194,6 +194,31 @@ def shown_budgets(cli, home, tmp_path, budget: str) -> dict[str, str]:
     task_id = finished_task(home, tmp_path, extra=f"[budget]\n{budget}{PRICES}")
     (line,) = [x for x in cli("show", task_id).out.splitlines() if x.startswith("budget")]
     return dict(part.split(" ", 1) for part in line.removeprefix("budget").strip().split(" · "))
+
+
+def test_show_gives_the_time_budget_used_as_active_seconds(cli, agentrun_home, tmp_path):
+    task_id = create(agentrun_home, new_agent(tmp_path, "timed"), task_id="timed")
+    writer = store_at(agentrun_home).open_writer(task_id)
+    started = RunStarted(
+        seq=writer.next_seq,
+        ts="2026-11-26T08:15:00+00:00",
+        pid=4242,
+        host="build-1",
+        version="0",
+        attempt=1,
+    )
+    stopped = RunStopped(
+        seq=writer.next_seq + 1,
+        ts="2026-11-26T08:15:00.019400+00:00",
+        reason="time_limit",
+        detail="",
+        exit_code=4,
+    )
+    writer.append([started, stopped], sync=True)
+    writer.close()
+    shown = json.loads(cli("show", task_id, "--json").out)
+    assert shown["active_seconds"] == 0.0194
+    assert shown["budget"]["max_time"]["used"] == 0.0194
 
 
 def test_show_human_output_gives_each_budget_in_its_own_unit(cli, agentrun_home, tmp_path):
