@@ -275,3 +275,15 @@ def test_batch_prints_each_task_as_start_does_with_a_dash_before_the_message(
     result = cli("batch")
     assert result.code == 0
     assert result.err == f"{task_id}: succeeded — done\n"
+
+
+def test_batch_json_prints_each_task_on_stderr_unless_quiet(
+    cli, agent, agentrun_home: Path
+) -> None:
+    (first,) = queue_tasks(agentrun_home, agent.spec, 1)
+    result = cli("batch", "--json")
+    assert result.code == 0 and json.loads(result.out)["succeeded"] == 1  # stdout: JSON only
+    assert result.err == f"{first}: succeeded — done\n"
+    queue_tasks(agentrun_home, agent.spec, 1)
+    quiet = cli("batch", "--json", "--quiet")
+    assert quiet.code == 0 and json.loads(quiet.out)["succeeded"] == 1 and quiet.err == ""

@@ -47,7 +47,9 @@ def batch(
     )
 
     def progress(entry: dict[str, object]) -> None:
-        if not quiet and not as_json:
+        # On stderr, with --json too: stdout stays one document, and a batch cut short by
+        # cron's timeout has still named each task it finished (docs/cron.md).
+        if not quiet:
             message = entry.get("message")
             line = outcome_line(str(entry["task_id"]), str(entry["status"]), str(message or ""))
             print(line, file=sys.stderr)
