@@ -137,6 +137,8 @@ class OsFileOps:
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
             return b"".join(chunks)
+        except OSError as exc:
+            raise _naming(exc, path) from None
         finally:
             os.close(fd)
 
@@ -144,11 +146,38 @@ class OsFileOps:
         fd = os.open(path, READ_FLAGS)
         try:
             return os.pread(fd, size, offset)
+        except OSError as exc:
+            raise _naming(exc, path) from None
         finally:
             os.close(fd)
 
     def size(self, path: str) -> int:
         return os.stat(path, follow_symlinks=False).st_size
+
+
+def _naming(exc: OSError, path: str) -> OSError:
+    """``exc`` naming ``path``: a read on a descriptor (a directory opened as a file: EISDIR)
+    raises an error that names no file, and the message must say which one."""
+    if exc.filename is not None:
+        return exc
+    return OSError(exc.errno, exc.strerror, path)
+
+
+def wrong_kind(exc: OSError) -> tuple[str, str] | None:
+    """``(path, what is wrong)`` when ``exc`` met a directory where a file should be, or
+    something else where a directory should be: damage to what is on disk, not a failing disk.
+    ``None`` for any other error."""
+    if exc.filename is None:
+        return None
+    path = os.fsdecode(exc.filename)
+    if exc.errno == errno.EISDIR:
+        return path, "is a directory, not a file"
+    if exc.errno != errno.ENOTDIR:
+        return None
+    # ENOTDIR names the path asked for; the culprit may be a directory above it.
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path, "is not a directory"
 
 
 def write_all(ops: FileOps, fd: int, data: bytes) -> None:

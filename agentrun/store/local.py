@@ -24,6 +24,7 @@ from agentrun.core.errors import (
     ClaimedError,
     CorruptLogError,
     CorruptRecordError,
+    InvalidIdError,
     StorageError,
     TaskNotFoundError,
     UsageError,
@@ -385,6 +386,16 @@ class LocalTaskStore:
         if not os.path.isdir(log_dir):
             raise TaskNotFoundError(f"no task {task_id}; `agentrun ls` lists the tasks")
         return log_dir
+
+    def entry_path(self, name: str) -> str:
+        """The path of ``tasks/<name>`` for a name ``task_ids`` listed, a task id or not.
+
+        For telling what is there (``verify --all`` names a stray file or directory); a task is
+        read only through ``task_dir``, which validates its id (design §3).
+        """
+        if not name or name in (".", "..") or os.path.basename(name) != name:
+            raise InvalidIdError(f"{name!r} is no entry of the tasks directory")
+        return os.path.join(self.tasks_dir, name)
 
     # -- writing -----------------------------------------------------------------------------
 

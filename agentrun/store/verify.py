@@ -5,7 +5,9 @@ writing), every blob the log names, then every snapshot against the fold of the 
 seq (rule 18). Reports the
 segment, byte offset and reason of the first bad record, and the next valid record after it
 (rule 16). A damaged snapshot is reported too: it is ignored, so no answer changes, but it is
-damage on disk a person should know about.
+damage on disk a person should know about. A file or directory that cannot be read at all (a
+file where ``log/`` should be, a directory where a segment should be) is a problem naming it,
+never an error: ``verify --all`` reports every other task all the same.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from agentrun.core.errors import CorruptRecordError, UnsupportedVersionError
+from agentrun.core.errors import CorruptRecordError, InvalidIdError, UnsupportedVersionError
 from agentrun.core.events import Event, TaskSquashed, ToolCompleted
+from agentrun.core.ids import validate_task_id
 from agentrun.core.state import State, apply
-from agentrun.store.fileops import FileOps
+from agentrun.store.fileops import FileOps, wrong_kind
 from agentrun.store.framing import decode_header, scan_segment
 from agentrun.store.segments import list_segments
 from agentrun.store.snapshots import OutdatedSnapshotError, list_snapshots, read_snapshot
@@ -53,10 +56,20 @@ class VerifyReport:
 
 
 def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
-    """Verify one task directory read-only (rule 17)."""
+    """Verify one task directory read-only (rule 17).
+
+    ``task_id`` is the directory's name under ``tasks/``: a stray file or a directory whose
+    name is no task id is reported as not a task, and nothing of it is read.
+    """
     report = VerifyReport(task_id)
     if not os.path.isdir(task_dir):
         note = "not a task: a file among the task directories; move it out of tasks/"
+        report.problems.append(Problem(task_id, None, note, is_corruption=False))
+        return report
+    try:
+        validate_task_id(task_id)
+    except InvalidIdError:
+        note = "not a task directory: its name is not a task id; ignored"
         report.problems.append(Problem(task_id, None, note, is_corruption=False))
         return report
     log_dir = os.path.join(task_dir, "log")
@@ -64,13 +77,21 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
         segments = list_segments(ops, log_dir)
     except FileNotFoundError:
         segments = []
+    except OSError as exc:
+        report.problems.append(_unreadable(task_dir, log_dir, exc))
+        return report
     report.segments = len(segments)
     if not segments:
         report.problems.append(Problem("log", None, "no log segment"))
         return report
     state = State()
     states_at: dict[int, dict] = {}
-    snapshot_seqs = _snapshot_seqs(ops, task_dir)
+    try:
+        snapshots = list_snapshots(ops, os.path.join(task_dir, "snapshots"))
+    except OSError as exc:
+        report.problems.append(_unreadable(task_dir, os.path.join(task_dir, "snapshots"), exc))
+        snapshots = []
+    snapshot_seqs = {int(os.path.basename(p).split(".")[0]) for p in snapshots}
     report.snapshots = len(snapshot_seqs)  # counted even when damage in the log stops the check
     blobs: set[str] = set()
     expected = 1
@@ -78,7 +99,11 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
     for index, (first_seq, path) in enumerate(segments):
         name = os.path.basename(path)
         is_last = index == len(segments) - 1
-        data = ops.read_file(path)
+        try:
+            data = ops.read_file(path)
+        except OSError as exc:
+            report.problems.append(_unreadable(task_dir, path, exc))
+            return report
         try:
             header = decode_header(data)
         except (CorruptRecordError, UnsupportedVersionError) as exc:
@@ -123,8 +148,15 @@ def verify_task(ops: FileOps, task_dir: str, task_id: str) -> VerifyReport:
             Problem(os.path.basename(segments[0][1]), 0, "seq: earlier segments are missing")
         )
     _verify_blobs(ops, task_dir, blobs, report)
-    _verify_snapshots(ops, task_dir, task_id, states_at, report)
+    _verify_snapshots(ops, task_dir, task_id, snapshots, states_at, report)
     return report
+
+
+def _unreadable(task_dir: str, path: str, exc: OSError) -> Problem:
+    """The problem of a file or directory of the task that could not be read: which, and why."""
+    misplaced = wrong_kind(exc)
+    where, why = (misplaced[0], f"it {misplaced[1]}") if misplaced else (path, exc.strerror)
+    return Problem(os.path.relpath(where, task_dir), None, f"cannot be read: {why or exc}")
 
 
 def _blob_digests(event: Event) -> list[str]:
@@ -144,25 +176,29 @@ def _verify_blobs(ops: FileOps, task_dir: str, digests: set[str], report: Verify
     """Every blob the log names exists and hashes to its name (``log --full``, ``export``)."""
     for digest in sorted(digests):
         name = f"blobs/{digest}"
+        path = os.path.join(task_dir, "blobs", digest)
         try:
-            data = ops.read_file(os.path.join(task_dir, "blobs", digest))
+            data = ops.read_file(path)
         except FileNotFoundError:
             report.problems.append(Problem(name, None, "blob named by the log is missing"))
+            continue
+        except OSError as exc:
+            report.problems.append(_unreadable(task_dir, path, exc))
             continue
         if hashlib.sha256(data).hexdigest() != digest:
             report.problems.append(Problem(name, None, "blob does not match its sha256"))
 
 
-def _snapshot_seqs(ops: FileOps, task_dir: str) -> set[int]:
-    paths = list_snapshots(ops, os.path.join(task_dir, "snapshots"))
-    return {int(os.path.basename(p).split(".")[0]) for p in paths}
-
-
 def _verify_snapshots(
-    ops: FileOps, task_dir: str, task_id: str, states_at: dict[int, dict], report: VerifyReport
+    ops: FileOps,
+    task_dir: str,
+    task_id: str,
+    snapshots: list[str],
+    states_at: dict[int, dict],
+    report: VerifyReport,
 ) -> None:
     log_dir = os.path.join(task_dir, "log")
-    for path in list_snapshots(ops, os.path.join(task_dir, "snapshots")):
+    for path in snapshots:
         name = f"snapshots/{os.path.basename(path)}"
         try:
             snap = read_snapshot(ops, path, log_dir, task_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -177,3 +178,62 @@ def test_piped_output_is_never_wrapped_and_a_stray_entry_is_named(agentrun_home:
     problem = [line for line in lines if "not a task" in line]
     assert len(problem) == 1 and len(problem[0]) > 80
     assert problem[0].endswith("move it out of tasks/")
+
+
+def unreadable_tasks(home: Path) -> dict[str, str]:
+    """Three tasks: one whose ``log/`` is a file, one whose segment is a directory, one intact;
+    the path each damaged one's problem names (relative to its directory)."""
+    store = LocalTaskStore(home)
+    file_log = build_task(store, 6, task_id="job-file-log")
+    shutil.rmtree(file_log.log_dir)
+    file_log.log_dir.write_bytes(b"not a directory")
+    dir_segment = build_task(store, 6, task_id="job-dir-segment")
+    segment = dir_segment.segments()[0]
+    segment.unlink()
+    segment.mkdir()
+    build_task(store, 6, task_id="job-intact")
+    return {"job-file-log": "log", "job-dir-segment": f"log/{segment.name}"}
+
+
+def test_verify_all_names_a_task_it_cannot_read_and_verifies_the_others(
+    cli: Cli, agentrun_home: Path
+) -> None:
+    damaged = unreadable_tasks(agentrun_home)
+    code, reports = verify_json(cli, "--all")
+    assert code == 1
+    by_id = {r["task_id"]: r for r in reports}
+    assert by_id["job-intact"]["ok"] is True and by_id["job-intact"]["events"] == 6
+    for task_id, path in damaged.items():
+        assert by_id[task_id]["ok"] is False
+        [problem] = by_id[task_id]["problems"]
+        assert problem["file"] == path and problem["reason"].startswith("cannot be read: it is ")
+        assert problem["is_corruption"] is True
+    human = cli("verify", "--all")
+    assert human.code == 1 and human.err == ""
+    assert "job-intact  ok  6 events" in human.out
+    assert "  log: cannot be read: it is not a directory" in human.out
+    assert f"  {damaged['job-dir-segment']}: cannot be read: it is a directory" in human.out
+
+
+def test_verify_of_one_task_it_cannot_read_is_its_report_in_a_real_process(
+    agentrun_home: Path,
+) -> None:
+    unreadable_tasks(agentrun_home)
+    proc = run_agentrun("verify", "job-file-log")
+    assert proc.returncode == 1 and proc.stderr == "", proc
+    assert proc.stdout.startswith("job-file-log  CORRUPT")
+    assert "  log: cannot be read: it is not a directory" in proc.stdout
+
+
+def test_verify_all_names_a_directory_that_is_no_task_and_goes_on(
+    cli: Cli, agentrun_home: Path
+) -> None:
+    build_task(LocalTaskStore(agentrun_home), 6, task_id="job-intact")
+    (agentrun_home / "tasks" / "bad name").mkdir()
+    code, reports = verify_json(cli, "--all")
+    assert code == 0
+    stray = next(r for r in reports if r["task_id"] == "bad name")
+    assert [p["reason"] for p in stray["problems"]] == [
+        "not a task directory: its name is not a task id; ignored"
+    ]
+    assert any(r["task_id"] == "job-intact" and r["events"] == 6 for r in reports)

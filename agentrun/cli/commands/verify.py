@@ -26,7 +26,8 @@ def verify(
     if task is None and not all_tasks:
         raise UsageError("name a task or pass --all")
     ids = store.task_ids() if all_tasks else [store.resolve(task or "")]
-    reports = [verify_task(store.ops, store.task_dir(i), i) for i in ids]
+    # Every name under tasks/, a task id or not: verify_task says what a stray entry is.
+    reports = [verify_task(store.ops, store.entry_path(i), i) for i in ids]
     if as_json:
         print_json(
             [
