@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from agentrun.core.events import Event, RunStarted
 from agentrun.store.framing import RECORD_HEADER, Record, is_zeros
-from agentrun.store.local import LocalTaskStore, corrupt_log_of
+from agentrun.store.local import LocalTaskStore
 from agentrun.store.log_reader import Position, iter_records
 from agentrun.store.segments import list_segments
 
@@ -55,7 +55,8 @@ def follow(
     run_open = False
     last_probe = 0.0
     while True:
-        current = _mark(store, log_dir, position)
+        with store.reading(task_id):
+            current = _mark(store, log_dir, position)
         if current != mark or current.unread:
             mark, read_any = current, False
             for name, record in _records(store, task_id, log_dir, position):
@@ -84,8 +85,8 @@ def follow(
 def _records(
     store: LocalTaskStore, task_id: str, log_dir: str, position: Position | None
 ) -> Iterator[tuple[str, Record]]:
-    """The records after ``position``; a corrupt log names the task, as the store's reads do."""
-    with corrupt_log_of(task_id):
+    """The records after ``position``; damage names the task, as the store's reads do."""
+    with store.reading(task_id):
         yield from iter_records(store.ops, log_dir, start=position)
 
 

@@ -50,11 +50,11 @@ def naming_task(task_id: str, error: Exception, what: str = "") -> str:
     """``task T[ what]: <error>`` for one of many tasks, naming the task once.
 
     A corrupt log's error names its task itself (``corrupt log of task T: …``); here it reads
-    ``task T left out: corrupt log: …``.
+    ``task T left out: corrupt log: …`` (``cannot read the log: …`` alike).
     """
     text = str(error)
     if isinstance(error, CorruptLogError) and error.task_id == task_id:
-        text = str(CorruptLogError(error.reason))
+        text = str(type(error)(error.reason))
     return f"task {task_id} {what}: {text}" if what else f"task {task_id}: {text}"
 
 

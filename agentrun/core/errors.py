@@ -103,15 +103,26 @@ class CorruptLogError(AgentrunError):
     it knows the task, so every command's message names it: ``corrupt log of task <id>: …``.
     """
 
+    lead = "corrupt log"
+
     def __init__(self, reason: str, *, task_id: str | None = None) -> None:
         self.reason = reason
         self.task_id = task_id
         of_task = f" of task {task_id}" if task_id is not None else ""
-        super().__init__(f"corrupt log{of_task}: {reason}")
+        super().__init__(f"{self.lead}{of_task}: {reason}")
 
     def of_task(self, task_id: str) -> CorruptLogError:
         """This error naming ``task_id``; itself when it already names a task."""
-        return self if self.task_id is not None else CorruptLogError(self.reason, task_id=task_id)
+        return self if self.task_id is not None else type(self)(self.reason, task_id=task_id)
+
+
+class UnreadableLogError(CorruptLogError):
+    """A task's log cannot be read at all: a file where its directory or a directory where a
+    segment should be. Damage as much as a bad record is, handled the same way (exit 1, the task
+    refuses to run); the message names the path: ``cannot read the log of task <id>: …``.
+    """
+
+    lead = "cannot read the log"
 
 
 class UnsupportedVersionError(AgentrunError):

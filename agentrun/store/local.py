@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import secrets
+import shlex
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -21,12 +22,14 @@ from typing import Any
 
 from agentrun.core.codec import encode_event
 from agentrun.core.errors import (
+    AgentrunError,
     ClaimedError,
     CorruptLogError,
     CorruptRecordError,
     InvalidIdError,
     StorageError,
     TaskNotFoundError,
+    UnreadableLogError,
     UsageError,
 )
 from agentrun.core.events import Event, TaskCreated, TaskSquashed
@@ -36,7 +39,7 @@ from agentrun.core.state import State, apply, fold
 from agentrun.store.atomic import is_leftover, write_atomic
 from agentrun.store.claim import Claim, is_claimed
 from agentrun.store.crashpoints import crash_point
-from agentrun.store.fileops import CREATE_FLAGS, FileOps, OsFileOps, write_all
+from agentrun.store.fileops import CREATE_FLAGS, FileOps, OsFileOps, write_all, wrong_kind
 from agentrun.store.framing import encode_header, encode_record
 from agentrun.store.home import check_filesystem, ensure_home
 from agentrun.store.log_reader import Position, iter_record_batches, iter_records
@@ -189,16 +192,27 @@ class LocalTaskStore:
 
     # -- reading -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def reading(self, task_id: str, action: str = "read the log") -> Iterator[None]:
+        """Report what reading ``task_id`` inside meets as every read of the store does.
+
+        A bad record becomes a ``CorruptLogError`` naming the task; a file or directory of the
+        wrong kind an ``UnreadableLogError`` naming it; any other ``OSError`` a ``StorageError``
+        saying the ``action`` that failed.
+        """
+        try:
+            with corrupt_log_of(task_id):
+                yield
+        except OSError as exc:
+            raise self._read_error(task_id, action, exc) from None
+
     def events(self, task_id: str, from_seq: int = 1) -> Iterator[Event]:
         """The task's events from ``from_seq`` on, streamed segment by segment."""
         log_dir = self._existing_log_dir(task_id)
-        try:
-            with corrupt_log_of(task_id):
-                for _name, record in iter_records(self.ops, log_dir, from_seq=from_seq):
-                    if record.event.seq >= from_seq:
-                        yield record.event
-        except OSError as exc:
-            raise self._storage_error("read the log", exc) from None
+        with self.reading(task_id):
+            for _name, record in iter_records(self.ops, log_dir, from_seq=from_seq):
+                if record.event.seq >= from_seq:
+                    yield record.event
 
     def event_records(self, task_id: str, from_seq: int = 1) -> Iterator[list[dict[str, Any]]]:
         """The events of ``events`` as ``to_record`` maps, one list per segment.
@@ -207,14 +221,11 @@ class LocalTaskStore:
         event per record.
         """
         log_dir = self._existing_log_dir(task_id)
-        try:
-            with corrupt_log_of(task_id):
-                for batch in iter_record_batches(self.ops, log_dir, from_seq=from_seq):
-                    if batch and batch[0]["seq"] < from_seq:
-                        batch = [record for record in batch if record["seq"] >= from_seq]
-                    yield batch
-        except OSError as exc:
-            raise self._storage_error("read the log", exc) from None
+        with self.reading(task_id):
+            for batch in iter_record_batches(self.ops, log_dir, from_seq=from_seq):
+                if batch and batch[0]["seq"] < from_seq:
+                    batch = [record for record in batch if record["seq"] >= from_seq]
+                yield batch
 
     def load(self, task_id: str, *, upto: int | None = None) -> LoadedTask:
         """The current state: the newest valid snapshot plus the events after it (rule 18).
@@ -225,12 +236,8 @@ class LocalTaskStore:
         the state is empty.
         """
         log_dir = self._existing_log_dir(task_id)
-        try:
+        with self.reading(task_id, "read the task"):
             return self._load(task_id, log_dir, upto)
-        except CorruptLogError as exc:
-            raise exc.of_task(task_id) from None
-        except OSError as exc:
-            raise self._storage_error("read the task", exc) from None
 
     def _load(self, task_id: str, log_dir: str, upto: int | None = None) -> LoadedTask:
         ignored: list[str] = []
@@ -383,9 +390,14 @@ class LocalTaskStore:
 
     def _existing_log_dir(self, task_id: str) -> str:
         log_dir = self._log_dir(task_id)
-        if not os.path.isdir(log_dir):
+        if os.path.isdir(log_dir):
+            return log_dir
+        if not os.path.lexists(log_dir):
             raise TaskNotFoundError(f"no task {task_id}; `agentrun ls` lists the tasks")
-        return log_dir
+        # Something else stands where the log should be: the task is there, and damaged.
+        raise UnreadableLogError(
+            f"{log_dir} is not a directory; {_verify(task_id)}", task_id=task_id
+        )
 
     def entry_path(self, name: str) -> str:
         """The path of ``tasks/<name>`` for a name ``task_ids`` listed, a task id or not.
@@ -433,6 +445,16 @@ class LocalTaskStore:
             return f"task {task_id} is being run by {who}; wait for it or stop that process"
         return f"task {task_id} is claimed by another process; wait for it or stop that process"
 
+    def _read_error(self, task_id: str, action: str, exc: OSError) -> AgentrunError:
+        """An ``OSError`` met reading a task: a directory where a file should be (or the other
+        way round) is damage to the task, which ``verify`` reports; anything else is the disk's.
+        """
+        misplaced = wrong_kind(exc)
+        if misplaced is None:
+            return self._storage_error(action, exc)
+        where, what = misplaced
+        return UnreadableLogError(f"{where} {what}; {_verify(task_id)}", task_id=task_id)
+
     def _storage_error(self, action: str, exc: OSError) -> StorageError:
         where = f" ({exc.filename})" if exc.filename else ""
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -452,15 +474,12 @@ class LocalTaskWriter:
         self._store, self._ops, self.task_id = store, store.ops, task_id
         self._claim, self._log_dir = claim, log_dir
         self._task_dir = store.task_dir(task_id)
-        try:
-            with corrupt_log_of(task_id):
-                removed = remove_leftovers(self._ops, log_dir)  # rule 19
-                removed += remove_leftovers(self._ops, store._snap_dir(task_id))
-                removed += remove_leftovers(self._ops, self._task_dir)
-                tail = open_tail(self._ops, log_dir)
-                loaded = store._load(task_id, log_dir)
-        except OSError as exc:
-            raise store._storage_error("open the log", exc) from None
+        with store.reading(task_id, "open the log"):
+            removed = remove_leftovers(self._ops, log_dir)  # rule 19
+            removed += remove_leftovers(self._ops, store._snap_dir(task_id))
+            removed += remove_leftovers(self._ops, self._task_dir)
+            tail = open_tail(self._ops, log_dir)
+            loaded = store._load(task_id, log_dir)
         self.recovery: list[dict[str, Any]] = list(tail.repairs)
         self._pending_cancel_file: str | None = None
         if removed:
@@ -666,6 +685,11 @@ class LocalTaskWriter:
 def _snapshot_seq(path: str) -> int:
     """The seq a snapshot is as of, from its name (``list_snapshots`` lists only such names)."""
     return int(os.path.basename(path).split(".")[0])
+
+
+def _verify(task_id: str) -> str:
+    """The hint closing a message about damage to a task."""
+    return f"run `agentrun verify {shlex.quote(task_id)}`"
 
 
 def _refuse_links(task_dir: str) -> None:
