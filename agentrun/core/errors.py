@@ -125,6 +125,11 @@ class UnreadableLogError(CorruptLogError):
     lead = "cannot read the log"
 
 
+class CorruptBlobError(AgentrunError):
+    """A blob the log names is missing or no longer hashes to its name; the message names the
+    file and ``verify``. The log itself may be intact."""
+
+
 class UnsupportedVersionError(AgentrunError):
     """The data was written by a newer agentrun; upgrade to read it (rule 31)."""
 

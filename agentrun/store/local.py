@@ -24,6 +24,7 @@ from agentrun.core.codec import encode_event
 from agentrun.core.errors import (
     AgentrunError,
     ClaimedError,
+    CorruptBlobError,
     CorruptLogError,
     CorruptRecordError,
     InvalidIdError,
@@ -329,14 +330,29 @@ class LocalTaskStore:
         return summarize(self.load(task_id).state, None)
 
     def get_blob(self, task_id: str, digest: str) -> bytes:
-        """The bytes of a blob by sha256 hex digest."""
+        """The bytes of a blob by sha256 hex digest, checked against it (as pages are).
+
+        Raises ``CorruptBlobError`` naming the file when it is missing or its bytes changed.
+        """
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise UsageError(f"invalid blob digest {digest!r}")
         path = os.path.join(self.task_dir(task_id), "blobs", digest)
         try:
-            return self.ops.read_file(path)
+            data = self.ops.read_file(path)
         except FileNotFoundError:
-            raise CorruptLogError(f"blob {digest[:12]} is missing", task_id=task_id) from None
+            raise CorruptBlobError(f"blob file {path} is missing; {_verify(task_id)}") from None
+        except OSError as exc:
+            misplaced = wrong_kind(exc)
+            if misplaced is None:
+                raise self._storage_error("read a blob", exc) from None
+            where, what = misplaced
+            raise CorruptBlobError(f"blob file {where} {what}; {_verify(task_id)}") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise CorruptBlobError(
+                f"blob file {path} does not match its sha256 (its bytes changed); "
+                f"{_verify(task_id)}"
+            )
+        return data
 
     def task_bytes(self, task_id: str) -> int:
         """Bytes of every file in the task's directory (apparent sizes)."""

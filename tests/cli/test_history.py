@@ -120,6 +120,32 @@ def test_log_output_with_a_large_blob_reads_it_back_with_full(cli, agentrun_home
     assert f'"output": "{big}"' in full.out  # whole, and not wrapped
 
 
+@pytest.mark.parametrize("command", [("log", "--full"), ("export", "--inline-blobs")])
+def test_a_blob_whose_bytes_changed_or_that_is_gone_is_refused_naming_it(
+    cli, agentrun_home, tmp_path, command
+):
+    big = "".join(f"line {n:06d}\n" for n in range(30_000))  # 360 KiB: over the record's share
+    turns = [turn(call("read_file", path="big.txt")), turn(content="ok")]
+    workspace = tmp_path / "agent-sample" / "workspace"  # the workspace finished_task's agent has
+    workspace.mkdir(parents=True)
+    (workspace / "big.txt").write_text(big)
+    task_id = finished_task(agentrun_home, tmp_path, turns=turns)
+    (blob,) = (agentrun_home / "tasks" / task_id / "blobs").iterdir()
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0x01
+    blob.write_bytes(bytes(data))
+    altered = cli(command[0], task_id, *command[1:])
+    assert altered.code == 1, altered
+    assert altered.err.splitlines() == [
+        f"error: blob file {blob} does not match its sha256 (its bytes changed); "
+        f"run `agentrun verify {task_id}`"
+    ]
+    blob.unlink()
+    missing = cli(command[0], task_id, *command[1:])
+    assert missing.code == 1
+    assert missing.err == f"error: blob file {blob} is missing; run `agentrun verify {task_id}`\n"
+
+
 # -- diff --------------------------------------------------------------------------------------
 
 
