@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentrun.cli.bulk import json_encoder, no_cycle_collection
 from agentrun.cli.wording import naming_task
-from agentrun.core.errors import AgentrunError, UsageError
+from agentrun.core.errors import AgentrunError, InvalidIdError, TaskNotFoundError, UsageError
 from agentrun.core.events import EVENT_TYPES, Event, to_record
 
 if TYPE_CHECKING:
@@ -236,6 +236,12 @@ def _search_all(
                 continue
             for event in store.events(task_id):
                 emit(task_id, event, task_id, _shown(event, kinds, needle))
+        except TaskNotFoundError:
+            continue  # deleted while we searched, or a plain file: no task, as `ls` has it
+        except InvalidIdError:
+            from agentrun.cli.listing import warn_if_stray_directory
+
+            warn_if_stray_directory(store, task_id)
         except AgentrunError as exc:
             warn(naming_task(task_id, exc, "skipped"))
     return 0

@@ -9,6 +9,8 @@ task, and start-up is much of it.
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from agentrun.cli.bulk import json_encoder, no_cycle_collection
 from agentrun.cli.views import TaskRow, task_row, to_json
 from agentrun.cli.wording import naming_task
-from agentrun.core.errors import AgentrunError, TaskNotFoundError, UsageError
+from agentrun.core.errors import AgentrunError, InvalidIdError, TaskNotFoundError, UsageError
 from agentrun.core.state import RUNNING
 
 if TYPE_CHECKING:
@@ -66,22 +68,35 @@ def list_rows(store: LocalTaskStore, now: datetime) -> list[TaskRow]:
         try:
             summary = store.summary(task_id)
         except TaskNotFoundError:
-            continue  # deleted (pruned) while we listed
+            continue  # deleted (pruned) while we listed, or a plain file: no task
+        except InvalidIdError:
+            warn_if_stray_directory(store, task_id)
+            continue
         except AgentrunError as exc:
             from agentrun.cli.output import warn
 
             line = naming_task(task_id, exc)
-            warn(
-                line
-                if "agentrun verify" in line
-                else f"{line}; `agentrun verify {task_id}` says more"
-            )
+            hint = f"`agentrun verify {shlex.quote(task_id)}` says more"
+            warn(line if "agentrun verify" in line else f"{line}; {hint}")
             continue
         # Rule 24: only a task whose log says running can be held; probe nothing else.
         claimed = summary["status"] == RUNNING and store.is_claimed(task_id)
         rows.append(task_row(summary, is_claimed=claimed, now=now))
     rows.sort(key=attrgetter("created_at", "task_id"), reverse=True)
     return rows
+
+
+def warn_if_stray_directory(store: LocalTaskStore, name: str) -> None:
+    """Say that ``tasks/<name>``, whose name is no task id, is ignored, if it is a directory.
+
+    Commands over every task go on past it; a plain file there is no task either, and not
+    worth a word (``verify --all`` names both).
+    """
+    path = store.entry_path(name)
+    if os.path.isdir(path):
+        from agentrun.cli.output import warn
+
+        warn(f"{shlex.quote(path)} is not a task directory (its name is not a task id); ignored")
 
 
 def print_json_rows(rows: list[dict[str, Any]]) -> None:

@@ -293,3 +293,20 @@ def test_an_ls_row_as_json_is_every_field_of_the_row_in_order():
     )
     as_json = to_json(row)
     assert list(as_json.items()) == [(f.name, getattr(row, f.name)) for f in fields(row)]
+
+
+@pytest.mark.parametrize("command", [("ls",), ("log", "--grep", "x"), ("stats",)], ids=" ".join)
+def test_entries_under_tasks_that_are_no_tasks_are_ignored_alike(
+    cli, agentrun_home, tmp_path, command
+):
+    finished_task(agentrun_home, tmp_path, task_id="real")
+    tasks = agentrun_home / "tasks"
+    (tasks / "bad name").mkdir()
+    (tasks / "strayfile").write_text("x")
+    (tasks / "stray file.txt").write_text("x")
+    result = cli(*command)
+    assert result.code == 0, result
+    assert result.err.splitlines() == [
+        f"warning: '{tasks / 'bad name'}' is not a task directory (its name is not a task id); "
+        "ignored"
+    ]

@@ -285,6 +285,7 @@ def resume(
     from agentrun.core.errors import (
         AgentrunError,
         ClaimedError,
+        InvalidIdError,
         StorageError,
         TaskNotFoundError,
     )
@@ -297,7 +298,11 @@ def resume(
                 if _resumable(store.summary(task_id)["status"]):
                     ids.append(task_id)
             except TaskNotFoundError:
-                continue  # deleted (pruned) while we listed
+                continue  # deleted (pruned) while we listed, or a plain file: no task
+            except InvalidIdError:
+                from agentrun.cli.listing import warn_if_stray_directory
+
+                warn_if_stray_directory(store, task_id)
             except StorageError:
                 raise  # the disk, not the task: the next task would fail the same way
             except AgentrunError as exc:  # one broken task must not strand the others

@@ -13,7 +13,7 @@ import typer
 
 from agentrun.cli.settings import settings
 from agentrun.cli.wording import naming_task
-from agentrun.core.errors import AgentrunError, TaskNotFoundError
+from agentrun.core.errors import AgentrunError, InvalidIdError, TaskNotFoundError
 
 if TYPE_CHECKING:
     from agentrun.store.local import LocalTaskStore
@@ -67,6 +67,11 @@ def _summaries(store: LocalTaskStore) -> list[dict[str, Any]]:
             if "resolutions" not in summary:
                 summary["resolutions"] = store.load(task_id).state.resolutions
         except TaskNotFoundError:
+            continue
+        except InvalidIdError:
+            from agentrun.cli.listing import warn_if_stray_directory
+
+            warn_if_stray_directory(store, task_id)
             continue
         except AgentrunError as exc:
             warn(naming_task(task_id, exc, "left out"))
