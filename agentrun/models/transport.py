@@ -148,11 +148,16 @@ def check_api_key(key: str | None, env_name: str) -> str | None:
 
 
 def check_base_url(url: str, env_name: str) -> str:
-    """Return ``url`` without a trailing slash; ``SpecError`` if it is not http(s)."""
-    if not re.match(r"^https?://[^/\s]+", url):
+    """Return ``url`` without a trailing slash; ``SpecError`` if it is not a valid http(s) URL."""
+    valid = bool(re.match(r"^https?://[^/\s]+", url))
+    try:
+        httpx.URL(url)  # a port that is not a number, a broken IPv6 host: refused now, not later
+    except (httpx.InvalidURL, ValueError):
+        valid = False
+    if not valid:
         raise SpecError(
-            f"the model base URL {redact(url)!r} is not an http:// or https:// URL; "
-            f"fix it in the options or {env_name}"
+            f"the model base URL {redact(url)!r} is not a valid http:// or https:// URL; "
+            f"fix it with --base-url or {env_name}"
         )
     return url.rstrip("/")
 

@@ -24,7 +24,7 @@ from agentrun.core.errors import UsageError
 from agentrun.core.events import TaskCreated
 from agentrun.core.state import CALL_INTENDED, State, apply, fold
 from agentrun.runtime.runner import FINISH_TOOL, now_iso
-from agentrun.runtime.spec import AgentSpec, SpecOverrides, load_spec
+from agentrun.runtime.spec import AgentSpec, SpecOverrides, check_approve, load_spec
 from agentrun.runtime.spec import _apply as apply_overrides
 from agentrun.store.framing import MAX_RECORD
 from agentrun.store.local import LocalTaskStore
@@ -175,6 +175,7 @@ def _agent(state: State, spec: AgentSpec | None) -> tuple[dict[str, Any], str]:
     from agentrun.tools.loader import load_toolbox
 
     toolbox = load_toolbox(spec.tools, base_dir=Path(spec.base_dir))
+    check_approve(spec, [tool.name for tool in toolbox.tools()])
     check_model(spec.model, base_dir=Path(spec.base_dir))
     return {**spec.to_dict(), "manifest": toolbox.manifest()}, spec.workspace
 

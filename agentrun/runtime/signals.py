@@ -29,6 +29,8 @@ _EXIT_CODES = {
     signal.SIGHUP: EXIT_SIGHUP,
     signal.SIGPIPE: EXIT_SIGPIPE,
 }
+# The exit codes of a run stopped from outside: a command running many tasks stops after one.
+STOPPED_EXIT_CODES = tuple(_EXIT_CODES.values())
 
 
 class StopFlag:

@@ -205,7 +205,7 @@ def _apply(spec: AgentSpec, o: SpecOverrides, cwd: Path) -> AgentSpec:
         raise SpecError('no model: set `model = "provider:name"` in the agent file or pass --model')
     if ":" not in spec.model:
         raise SpecError(f"model {spec.model!r} must be provider:name, e.g. scripted:script.toml")
-    provider = spec.model.split(":", 1)[0]
+    provider = spec.model.split(":", 1)[0].strip().lower()
     if spec.base_url and provider not in NETWORK_PROVIDERS:
         raise SpecError(
             f"a base URL is for {' and '.join(f'{p}:' for p in NETWORK_PROVIDERS)} models, not "
@@ -248,6 +248,17 @@ def parse_budget(table: dict[str, Any], where: str) -> dict[str, Any]:
     return budget
 
 
+def check_approve(spec: AgentSpec, tool_names: list[str]) -> None:
+    """Refuse a name in ``[policy] approve`` that is no tool of the agent: a misspelt name
+    would quietly let the tool it meant run without asking."""
+    for name in spec.approve:
+        if name not in tool_names:
+            raise SpecError(
+                f"[policy] approve names {name!r}, which is not a tool of this agent; its tools: "
+                f"{', '.join(tool_names)} (a toolset's tools are named one by one)"
+            )
+
+
 def check_base_url(url: str | None, where: str) -> str | None:
     """A model endpoint fit to be stored with a task: http(s), no credentials, no trailing slash.
 
@@ -256,9 +267,15 @@ def check_base_url(url: str | None, where: str) -> str | None:
     """
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = re.sub(r"(?<=://)[^/\s@]+@", "[redacted]@", url)
+    shown = re.sub(r"(?<=://)[^/\s@]+@", "[redacted]@", url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here, not in a later run
+    except ValueError:
+        raise SpecError(
+            f"{where}: {shown!r} is not a valid URL (check the host and port)"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         raise SpecError(f"{where}: {shown!r} is not an http:// or https:// URL")
     if parts.username is not None or parts.password is not None:
         raise SpecError(

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentrun.core.errors import SpecError, UsageError
+from agentrun.core.errors import UsageError
 from agentrun.core.events import TaskCreated, ToolResolved
 from agentrun.core.state import CALL_DONE, CALL_INTENDED
 from agentrun.runtime.runner import now_iso
-from agentrun.runtime.spec import AgentSpec
+from agentrun.runtime.spec import AgentSpec, check_approve
 from agentrun.store.local import LocalTaskStore
 
 RESOLUTIONS = ("approve", "deny", "retry", "skip", "result")
@@ -35,7 +35,7 @@ def create_task(
     if not workspace.is_dir():
         raise UsageError(f"workspace {workspace} is not a directory; create it or fix `workspace`")
     toolbox = load_toolbox(spec.tools, base_dir=Path(spec.base_dir))
-    _check_approve(spec, [tool.name for tool in toolbox.tools()])
+    check_approve(spec, [tool.name for tool in toolbox.tools()])
     check_model(spec.model, base_dir=Path(spec.base_dir))
     agent: dict[str, Any] = {**spec.to_dict(), "manifest": toolbox.manifest()}
 
@@ -45,17 +45,6 @@ def create_task(
         )
 
     return store.create(created, now=datetime.now(UTC), task_id=task_id)
-
-
-def _check_approve(spec: AgentSpec, tool_names: list[str]) -> None:
-    """Refuse a name in ``[policy] approve`` that is no tool of the agent: a misspelt name
-    would quietly let the tool it meant run without asking."""
-    for name in spec.approve:
-        if name not in tool_names:
-            raise SpecError(
-                f"[policy] approve names {name!r}, which is not a tool of this agent; its tools: "
-                f"{', '.join(tool_names)} (a toolset's tools are named one by one)"
-            )
 
 
 def resolve_call(

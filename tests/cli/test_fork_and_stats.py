@@ -97,3 +97,12 @@ def test_stats_human_report(cli, agentrun_home, tmp_path):
     assert "needed a person  0 tasks" in out
     assert "completion rate  100% (1 of 1 finished)" in out
     assert "steps            median 9 · p90 9" in out
+
+
+def test_fork_refuses_an_approve_entry_that_names_no_tool(cli, agentrun_home, tmp_path):
+    # As start does: a misspelt name would let the tool it meant run without asking.
+    parent = finished_task(agentrun_home, tmp_path)
+    refused = cli("fork", parent, "--at", "11", "--approve", "chrage", "--run", "-q")
+    assert refused.code == 2 and refused.out == ""
+    assert "approve names 'chrage', which is not a tool of this agent" in refused.err
+    assert [r["task_id"] for r in json.loads(cli("ls", "--json").out)] == [parent]

@@ -94,8 +94,12 @@ def test_an_api_key_that_no_header_can_carry_is_refused_without_quoting_it(key: 
     assert "abc" not in str(caught.value)
 
 
-@pytest.mark.parametrize("url", ["localhost:11434/v1", "ftp://host/v1", "", "http://"])
-def test_base_url_must_be_http(url: str) -> None:
+@pytest.mark.parametrize(
+    "url",
+    ["localhost:11434/v1", "ftp://host/v1", "", "http://", "http://h:abc/v1", "http://[::1/v1"],
+)
+def test_base_url_must_be_a_valid_http_url(url: str) -> None:
+    # An invalid port or host must be refused here, not crash the first request of every run.
     with pytest.raises(SpecError, match="OPENAI_BASE_URL"):
         check_base_url(url, "OPENAI_BASE_URL")
 

@@ -425,3 +425,38 @@ def test_a_second_sigint_after_the_notice_exits_at_once_and_says_how_to_go_on(
     assert proc.returncode == 130 and time.monotonic() - began < 5
     (task_id,) = task_ids(home)
     assert f"stopped at once; the log is consistent: `agentrun resume {task_id}` continues" in err
+
+
+def test_resume_stopped_by_sighup_exits_129(tmp_path: Path) -> None:
+    # resume sums up the exit codes of its tasks; a hangup must not read as success.
+    agent = make_agent(tmp_path / "agent", SLOW_TURNS)
+    home = tmp_path / "home"
+    env = {**os.environ, "AGENTRUN_HOME": str(home), **agent.env()}
+    first = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentrun",
+            "start",
+            "--agent",
+            str(agent.spec),
+            "-q",
+            "--max-steps",
+            "1",
+            "g",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert first.returncode == 4, first.stderr
+    (task_id,) = task_ids(home)
+    argv = [sys.executable, "-m", "agentrun", "resume", task_id, "--max-steps", "99", "--json"]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_for_kind(proc, "tool_completed", 1)
+    proc.send_signal(signal.SIGHUP)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 129

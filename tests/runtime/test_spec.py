@@ -35,9 +35,17 @@ def test_a_spec_without_an_endpoint_stores_none(tmp_path):
     [
         ("localhost:11434/v1", "is not an http:// or https:// URL"),
         ("https://user:secret@llm.local/v1", "carries a user or password"),
+        ("http://127.0.0.1:abc/v1", "is not a valid URL"),
+        ("http://[::1/v1", "is not a valid URL"),
     ],
 )
 def test_an_endpoint_that_cannot_be_kept_is_refused(tmp_path, url, says):
     with pytest.raises(SpecError, match=says) as caught:
         load_spec(write_agent(tmp_path, f'base_url = "{url}"\n'), SpecOverrides(), cwd=tmp_path)
     assert "secret" not in str(caught.value)
+
+
+def test_the_provider_of_a_model_with_an_endpoint_is_read_as_the_registry_reads_it(tmp_path):
+    path = tmp_path / "agent.toml"
+    path.write_text('model = "OpenAI:gpt-4o"\nbase_url = "http://127.0.0.1:8080/v1"\n')
+    assert load_spec(path, SpecOverrides(), cwd=tmp_path).base_url == "http://127.0.0.1:8080/v1"

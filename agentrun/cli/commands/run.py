@@ -18,6 +18,7 @@ from agentrun.cli.wording import naming_task, outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
 from agentrun.runtime.signals import (
     STOP_SIGNALS,
+    STOPPED_EXIT_CODES,
     StopFlag,
     start_deaf_to_stops,
     stop_on_signals,
@@ -352,10 +353,10 @@ def resume(
             print(f"error: {naming_task(task_id, exc)}", file=sys.stderr)
             codes.append(exc.exit_code)
             continue
-        if codes[-1] in (130, 143):
-            break  # a signal stops the whole resume, not just the current task
-    # Worst first, as for batch: failed, an error, needs attention, paused, then success.
-    for worst in (1, 2, 3, 4, 130, 143):
+        if codes[-1] in STOPPED_EXIT_CODES:
+            break  # a signal (or a closed output) stops the whole resume, not just this task
+    # Worst first, as for batch: failed, an error, needs attention, paused, stopped, success.
+    for worst in (1, 2, 3, 4, *STOPPED_EXIT_CODES):
         if worst in codes:
             return worst
     return EXIT_OK
