@@ -113,8 +113,14 @@ class State:
         """
         known = set(_FIELD_NAMES)
         if not copy_values:
-            return cls(**{k: v for k, v in data.items() if k in known})
-        return cls(**{k: copy.deepcopy(v) for k, v in data.items() if k in known})
+            state = cls(**{k: v for k, v in data.items() if k in known})
+        else:
+            state = cls(**{k: copy.deepcopy(v) for k, v in data.items() if k in known})
+        # A snapshot or a squash written before the fold kept these sums rounded: the same
+        # rounding gives what the fold gives now (docs/decisions.md).
+        state.active_seconds = round(state.active_seconds, SECONDS_DECIMALS)
+        state.cost_usd = round(state.cost_usd, USD_DECIMALS)
+        return state
 
     @property
     def is_finished(self) -> bool:

@@ -36,10 +36,9 @@ MAGIC = b"AGRNSNP\n"
 SUFFIX = ".snap"
 PAGE_SUFFIX = ".page"
 # 2: the conversation's pages live in page files (format 1 held it whole; such a snapshot
-# is ignored and the state is folded from the log, rule 18). 3: the fold keeps active_seconds
-# and cost_usd rounded (core.state), so a format-2 state may differ from a fresh fold in the
-# last bits of those sums; it is ignored the same way.
-SNAPSHOT_FORMAT = 3
+# is ignored and the state is folded from the log, rule 18). A format-2 snapshot written
+# before the fold rounded active_seconds and cost_usd is read with them rounded (core.state).
+SNAPSHOT_FORMAT = 2
 _CRC = struct.Struct("<I")
 _RECORD = struct.Struct("<II")
 
