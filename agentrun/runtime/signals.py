@@ -20,6 +20,7 @@ from agentrun.core.errors import EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_SI
 
 # How late a stop may be noticed during a wait (a model's backoff, a scripted delay).
 SLEEP_SLICE_S = 0.1
+WATCHER_JOIN_S = 5.0  # for the watcher to say "stopping" when the run ended at once
 # A closed terminal or ssh session (SIGHUP) stops a run like SIGTERM, instead of killing it
 # mid-step and counting a crash against max_attempts (docs/decisions.md).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -98,23 +99,64 @@ def start_deaf_to_stops(start: Callable[[], None]) -> None:
 
 
 @contextmanager
-def stop_on_signals(flag: StopFlag) -> Iterator[StopFlag]:
-    """Install flag-setting handlers for the duration of a run (main thread only)."""
+def stop_on_signals(
+    flag: StopFlag, on_stop: Callable[[str], None] | None = None
+) -> Iterator[StopFlag]:
+    """Install flag-setting handlers for the duration of a run (main thread only).
+
+    ``on_stop(signal name)`` is called once, from a helper thread, as soon as the first stop
+    signal arrives: the handler itself only raises the flag (rule 29), and runs only when the
+    main thread next runs Python. The same helper ends the process at once on a second Ctrl-C
+    while the main thread is blocked (a tool's sleep, a model's read): a signal that lands
+    between the handler and the blocking call's restart would otherwise wait for it to return.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if flag.is_set and signum == signal.SIGINT:
-            if flag.at_once_notice:
-                with contextlib.suppress(OSError):  # os.write: safe inside a handler
-                    os.write(2, f"\n{flag.at_once_notice}\n".encode())
-            os._exit(EXIT_SIGINT)  # second Ctrl-C: the user means it
+            _exit_at_once(flag)  # second Ctrl-C: the user means it
         flag.set(signum)
 
+    # Python's C-level handler writes each signal's number to this pipe at once, whatever the
+    # main thread is doing; the watcher reads it.
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     previous = {s: signal.signal(s, handle) for s in STOP_SIGNALS}
+    watcher = threading.Thread(
+        target=_watch, args=(read_fd, flag, on_stop), name="stop-watch", daemon=True
+    )
+    start_deaf_to_stops(watcher.start)
     try:
         yield flag
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        signal.set_wakeup_fd(previous_wakeup)
+        os.close(write_fd)  # the watcher reads what is left, then the end of the pipe
+        watcher.join(WATCHER_JOIN_S)
+        os.close(read_fd)
+
+
+def _watch(read_fd: int, flag: StopFlag, on_stop: Callable[[str], None] | None) -> None:
+    """Read signal numbers from the wakeup pipe until it closes (see ``stop_on_signals``)."""
+    stopping = False
+    while data := os.read(read_fd, 64):
+        for signum in data:
+            if signum not in STOP_SIGNALS:
+                continue
+            if signum == signal.SIGINT and (stopping or flag.signum not in (None, signum)):
+                _exit_at_once(flag)
+            if not stopping and on_stop is not None:
+                on_stop(signal.Signals(signum).name)
+            stopping = True
+
+
+def _exit_at_once(flag: StopFlag) -> None:
+    """End the process now with 130, saying how to go on (``os.write``: safe anywhere)."""
+    if flag.at_once_notice:
+        with contextlib.suppress(OSError):
+            os.write(2, f"\n{flag.at_once_notice}\n".encode())
+    os._exit(EXIT_SIGINT)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -16,18 +15,7 @@ from agentrun.cli.output import print_json
 from agentrun.cli.settings import settings
 from agentrun.cli.wording import naming_task, outcome_line, plural
 from agentrun.core.errors import EXIT_OK, UsageError
-from agentrun.runtime.signals import (
-    STOP_SIGNALS,
-    STOPPED_EXIT_CODES,
-    StopFlag,
-    start_deaf_to_stops,
-    stop_on_signals,
-)
-
-if TYPE_CHECKING:
-    from agentrun.cli.progress import CliReporter
-
-NOTICE_POLL_S = 0.2  # how late "stopping after the current step" may appear after a Ctrl-C
+from agentrun.runtime.signals import STOPPED_EXIT_CODES, StopFlag, stop_on_signals
 
 AgentOpt = Annotated[
     Path | None, typer.Option("--agent", "-a", metavar="FILE", help="Agent spec (TOML).")
@@ -429,11 +417,6 @@ def run_in_foreground(
         on_output_closed=lambda: flag.set(signal.SIGPIPE),
         stopped=lambda: flag.is_set,
     )
-    done = threading.Event()
-    notice = threading.Thread(
-        target=_notice_stop, args=(flag, done, reporter), name="stop-notice", daemon=True
-    )
-    start_deaf_to_stops(notice.start)
     options = RunOptions(
         unknown=unknown,
         budget=dict(budget or {}),
@@ -441,10 +424,9 @@ def run_in_foreground(
     )
     store = settings(ctx).store()
     try:
-        with stop_on_signals(flag):
+        with stop_on_signals(flag, on_stop=reporter.stopping):
             result = Runner(store, task_id, reporter, options, flag).run()
     finally:
-        done.set()
         reporter.close()
     if as_json or reporter.output_closed:
         return result.exit_code
@@ -465,13 +447,3 @@ def register(app: typer.Typer) -> None:
     app.command(name="submit")(submit)
     app.command()(resume)
     app.command()(resolve)
-
-
-def _notice_stop(flag: StopFlag, done: threading.Event, reporter: CliReporter) -> None:
-    """Tell the person at once that their Ctrl-C (or a SIGTERM) was heard, while the run
-    finishes its step: the signal handler itself only raises the flag (rule 29)."""
-    while not done.is_set():
-        if flag.event.wait(NOTICE_POLL_S):
-            if flag.signum in STOP_SIGNALS:
-                reporter.stopping(flag.name)
-            return
