@@ -6,11 +6,12 @@ On a terminal a rich status line on stderr; otherwise one short line per event o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -61,8 +62,24 @@ class CliReporter:
     def close(self) -> None:
         """Stop the live line."""
         if self._status is not None:
-            self._status.stop()
-            self._status = None
+            status, self._status = self._status, None
+            with self._terminal_may_be_gone():
+                status.stop()
+
+    @contextlib.contextmanager
+    def _terminal_may_be_gone(self) -> Iterator[None]:
+        """A write that fails because the terminal went away (EIO after a hangup) is a closed
+        output, as a broken pipe is: the run stops at its next safe point, not with an error."""
+        try:
+            yield
+        except OSError:
+            self._output_gone()
+
+    def _output_gone(self) -> None:
+        if not self.output_closed:
+            self.output_closed = True
+            if self._on_output_closed is not None:
+                self._on_output_closed()
 
     def event(self, event: Event) -> None:
         if self.as_json:
@@ -99,13 +116,15 @@ class CliReporter:
             "press Ctrl-C again to stop at once"
         )
         if self._status is not None:
-            self._status.update(message)
+            with self._terminal_may_be_gone():
+                self._status.update(message)
         else:
             self._write("stderr", f"{message}\n")
 
     def warning(self, message: str) -> None:
         if self._status is not None:
-            self.console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
+            with self._terminal_may_be_gone():
+                self.console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
         else:
             self._write("stderr", f"warning: {message}\n")
 
@@ -119,9 +138,7 @@ class CliReporter:
             stream.write(text)
             stream.flush()
         except (OSError, ValueError):  # a broken pipe; ValueError: a closed file object
-            self.output_closed = True
-            if self._on_output_closed is not None:
-                self._on_output_closed()
+            self._output_gone()
 
     def ask_approval(self, call: dict[str, Any]) -> bool | None:
         if not self.interactive:
@@ -134,9 +151,13 @@ class CliReporter:
             self.console.print("approve? [y/N] ", markup=False, end="")
             answer = self._read_answer()
             return None if answer is None else answer.strip().lower() in ("y", "yes")
+        except OSError:  # the terminal went away: nobody can answer
+            self._output_gone()
+            return None
         finally:
-            if self._status is not None:
-                start_deaf_to_stops(self._status.start)
+            if self._status is not None and not self.output_closed:
+                with self._terminal_may_be_gone():
+                    start_deaf_to_stops(self._status.start)
 
     def _read_answer(self) -> str | None:
         """A line from stdin, or ``None`` at its end or once a stop is asked for (Ctrl-C).

@@ -73,3 +73,25 @@ def test_ctrl_c_at_the_approval_prompt_stops_the_run_paused_and_runs_nothing(
     assert not agent.ledger.exists()
     (task,) = json.loads(run_agentrun("ls", "--json").stdout)
     assert (task["status"], task["stop_reason"]) == ("paused", "signal")
+
+
+def test_a_closed_terminal_stops_the_run_paused_with_129(
+    tmp_path: Path, agentrun_home: Path
+) -> None:
+    # Closing the terminal sends SIGHUP, and every later write to it fails with EIO: that is
+    # a stop, not an error.
+    slow = [{**turn(call("charge", amount=1)), "delay_s": 0.3}] * 20 + [turn(content="paid")]
+    agent = make_agent(tmp_path / "agent", slow)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "agentrun", "start", "--agent", str(agent.spec), "pay"],
+        env={**os.environ, **agent.env()},
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect("step 2")
+    os.close(child.child_fd)  # the terminal window goes away
+    _, status = os.waitpid(child.pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 129
+    (task,) = json.loads(run_agentrun("ls", "--json").stdout)
+    assert (task["status"], task["stop_reason"]) == ("paused", "signal")

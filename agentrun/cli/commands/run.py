@@ -434,7 +434,7 @@ def run_in_foreground(
         print(outcome_line(task_id, result.status, result.message), file=sys.stderr)
         if result.status == "succeeded" and result.message and result.ran:
             print(result.message, flush=True)  # the answer; "already succeeded" is not one
-    except BrokenPipeError:  # `start … | head -1`: the task's outcome still decides the code
+    except OSError:  # `start … | head -1`, or a terminal gone: the task's outcome decides the code
         from agentrun.cli.output import discard_stdout
 
         discard_stdout()
