@@ -634,8 +634,10 @@ class Runner:
 
     def _drift(self, spec: AgentSpec) -> list[dict[str, Any]]:
         """Files the task wrote that changed outside it since (design §5 "File state")."""
-        notes = []
+        notes: list[dict[str, Any]] = []
         root = Path(spec.workspace)
+        if not root.is_dir():
+            return notes  # the run stops on it right after run_started, saying so once
         for path, info in sorted(self.state.files.items()):
             try:
                 found: str | None = hashlib.sha256((root / path).read_bytes()).hexdigest()

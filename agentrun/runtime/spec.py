@@ -200,6 +200,8 @@ def _apply(spec: AgentSpec, o: SpecOverrides, cwd: Path) -> AgentSpec:
         changes["fsync"] = _choice(o.fsync, FSYNC_POLICIES, "--fsync")
     if o.base_url:
         changes["base_url"] = check_base_url(o.base_url, "--base-url")
+    elif o.model and o.model.split(":", 1)[0].strip().lower() not in NETWORK_PROVIDERS:
+        changes["base_url"] = None  # e.g. a fork onto a scripted model: no endpoint to keep
     spec = replace(spec, **changes)
     if not spec.model:
         raise SpecError('no model: set `model = "provider:name"` in the agent file or pass --model')

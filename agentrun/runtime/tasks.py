@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentrun.core.errors import UsageError
+from agentrun.core.errors import RecordTooLargeError, UsageError
 from agentrun.core.events import TaskCreated, ToolResolved
 from agentrun.core.state import CALL_DONE, CALL_INTENDED
 from agentrun.runtime.runner import now_iso
@@ -44,7 +44,13 @@ def create_task(
             seq=1, ts=now_iso(), task_id=new_id, goal=goal, agent=agent, workspace=str(workspace)
         )
 
-    return store.create(created, now=datetime.now(UTC), task_id=task_id)
+    try:
+        return store.create(created, now=datetime.now(UTC), task_id=task_id)
+    except RecordTooLargeError as exc:
+        raise UsageError(
+            f"the goal and the agent take {exc.size:,} bytes, more than the {exc.limit:,} a log "
+            "record holds; shorten the goal (put long material in a file in the workspace)"
+        ) from None
 
 
 def resolve_call(

@@ -28,6 +28,7 @@ from agentrun.core.errors import (
     CorruptLogError,
     CorruptRecordError,
     InvalidIdError,
+    RecordTooLargeError,
     StorageError,
     TaskNotFoundError,
     UnreadableLogError,
@@ -41,7 +42,7 @@ from agentrun.store.atomic import is_leftover, write_atomic
 from agentrun.store.claim import Claim, is_claimed
 from agentrun.store.crashpoints import crash_point
 from agentrun.store.fileops import CREATE_FLAGS, FileOps, OsFileOps, write_all, wrong_kind
-from agentrun.store.framing import encode_header, encode_record
+from agentrun.store.framing import MAX_RECORD, encode_header, encode_record
 from agentrun.store.home import check_filesystem, ensure_home
 from agentrun.store.log_reader import Position, iter_record_batches, iter_records
 from agentrun.store.log_writer import DEFAULT_SEGMENT_BYTES, LogWriter
@@ -148,6 +149,9 @@ class LocalTaskStore:
         raise StorageError("could not find a free task id after 20 tries")
 
     def _create_at(self, task_id: str, created: TaskCreated) -> None:
+        payload = encode_event(created)
+        if len(payload) > MAX_RECORD:  # rule 11, before anything is written
+            raise RecordTooLargeError(created.kind, len(payload), MAX_RECORD)
         ops, tasks = self.ops, str(self.tasks_dir)
         tmp = os.path.join(tasks, f".new-{task_id}-{secrets.token_hex(4)}")
         ops.mkdir(tmp)
@@ -158,7 +162,7 @@ class LocalTaskStore:
         seg = os.path.join(tmp, "log", segment_name(1))
         fd = ops.open(seg, CREATE_FLAGS)
         try:
-            write_all(ops, fd, encode_header(task_id, 1) + encode_record(encode_event(created)))
+            write_all(ops, fd, encode_header(task_id, 1) + encode_record(payload))
             ops.fsync(fd)
         finally:
             ops.close(fd)

@@ -250,3 +250,16 @@ def test_a_mistake_in_an_agent_file_is_one_line_in_plain_words(
     assert refused.code == 2 and refused.out == ""
     assert_one_error_line(refused.err, str(agent.spec), says)
     assert LocalTaskStore(agentrun_home).task_ids() == []
+
+
+def test_a_goal_too_large_for_one_record_is_refused_before_any_task_exists(
+    cli: Cli, agentrun_home: Path, tmp_path: Path
+) -> None:
+    agent = make_agent(tmp_path / "agent")
+    goals = tmp_path / "goals.txt"
+    goals.write_text("x" * (17 << 20) + "\n")
+    refused = cli("submit", "--agent", str(agent.spec), "--from", str(goals))
+    assert refused.code == 2 and refused.out == ""
+    assert "more than the 16,777,216 a log record holds; shorten the goal" in refused.err
+    assert LocalTaskStore(agentrun_home).task_ids() == []
+    assert [p.name for p in (agentrun_home / "tasks").iterdir()] == []  # no .new-* left

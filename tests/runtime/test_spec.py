@@ -49,3 +49,11 @@ def test_the_provider_of_a_model_with_an_endpoint_is_read_as_the_registry_reads_
     path = tmp_path / "agent.toml"
     path.write_text('model = "OpenAI:gpt-4o"\nbase_url = "http://127.0.0.1:8080/v1"\n')
     assert load_spec(path, SpecOverrides(), cwd=tmp_path).base_url == "http://127.0.0.1:8080/v1"
+
+
+def test_a_scripted_model_given_over_an_agent_with_an_endpoint_drops_the_endpoint(tmp_path):
+    # e.g. `fork --model scripted:…` of a task that talked to a server
+    path = write_agent(tmp_path, 'base_url = "http://127.0.0.1:8080/v1"\n')
+    (tmp_path / "s.json").write_text('{"turns": [{"content": "hi"}]}')
+    spec = load_spec(path, SpecOverrides(model="scripted:s.json"), cwd=tmp_path)
+    assert (spec.model, spec.base_url) == ("scripted:s.json", None)
