@@ -172,7 +172,7 @@ def _from_raw(raw: dict[str, Any], where: str, base_dir: Path) -> AgentSpec:
         fsync=_choice(
             _typed(raw, "fsync", str, where, "always"), FSYNC_POLICIES, f"{where}: fsync"
         ),
-        base_url=check_base_url(_typed(raw, "base_url", str, where, None), f"{where}: base_url"),
+        base_url=storable_base_url(_typed(raw, "base_url", str, where, None), f"{where}: base_url"),
     )
 
 
@@ -199,7 +199,7 @@ def _apply(spec: AgentSpec, o: SpecOverrides, cwd: Path) -> AgentSpec:
     if o.fsync:
         changes["fsync"] = _choice(o.fsync, FSYNC_POLICIES, "--fsync")
     if o.base_url:
-        changes["base_url"] = check_base_url(o.base_url, "--base-url")
+        changes["base_url"] = storable_base_url(o.base_url, "--base-url")
     elif o.model and o.model.split(":", 1)[0].strip().lower() not in NETWORK_PROVIDERS:
         changes["base_url"] = None  # e.g. a fork onto a scripted model: no endpoint to keep
     spec = replace(spec, **changes)
@@ -261,7 +261,7 @@ def check_approve(spec: AgentSpec, tool_names: list[str]) -> None:
             )
 
 
-def check_base_url(url: str | None, where: str) -> str | None:
+def storable_base_url(url: str | None, where: str) -> str | None:
     """A model endpoint fit to be stored with a task: http(s), no credentials, no trailing slash.
 
     A user and password in the URL would be written to the task's log with it; the key belongs
