@@ -16,7 +16,19 @@ from pathlib import Path
 import pexpect
 
 from tests.conftest import run_agentrun
+from tests.runtime.agents import TestAgent as Agent
 from tests.runtime.agents import call, make_agent, turn
+
+
+def start_in_a_terminal(agent: Agent, env: dict[str, str] | None = None) -> pexpect.spawn:
+    """``agentrun start`` of ``agent`` in a real pseudo-terminal (stdin and stderr are ttys)."""
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "agentrun", "start", "--agent", str(agent.spec), "pay"],
+        env=env or {**os.environ, **agent.env()},
+        encoding="utf-8",
+        timeout=30,
+    )
 
 
 def test_an_approval_given_in_a_terminal_survives_a_kill_and_is_never_asked_again(
@@ -29,13 +41,7 @@ def test_an_approval_given_in_a_terminal_survives_a_kill_and_is_never_asked_agai
     )
     # Syncs: run_started (1), the model turn (2), the approval (3) — die right after it.
     env = {**os.environ, **agent.env(), "AGENTRUN_CRASH_AT": "after_sync:3"}
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "agentrun", "start", "--agent", str(agent.spec), "pay"],
-        env=env,
-        encoding="utf-8",
-        timeout=30,
-    )
+    child = start_in_a_terminal(agent, env)
     child.expect("charge")
     child.expect(r"approve\? \[y/N\]")
     child.sendline("y")
@@ -58,13 +64,7 @@ def test_ctrl_c_at_the_approval_prompt_stops_the_run_paused_and_runs_nothing(
         [turn(call("charge", amount=9)), turn(content="paid")],
         extra='[policy]\napprove = ["charge"]\n',
     )
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "agentrun", "start", "--agent", str(agent.spec), "pay"],
-        env={**os.environ, **agent.env()},
-        encoding="utf-8",
-        timeout=30,
-    )
+    child = start_in_a_terminal(agent)
     child.expect(r"approve\? \[y/N\]")
     child.kill(signal.SIGINT)
     child.expect(pexpect.EOF)
@@ -82,13 +82,7 @@ def test_a_closed_terminal_stops_the_run_paused_with_129(
     # a stop, not an error.
     slow = [{**turn(call("charge", amount=1)), "delay_s": 0.3}] * 20 + [turn(content="paid")]
     agent = make_agent(tmp_path / "agent", slow)
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "agentrun", "start", "--agent", str(agent.spec), "pay"],
-        env={**os.environ, **agent.env()},
-        encoding="utf-8",
-        timeout=30,
-    )
+    child = start_in_a_terminal(agent)
     child.expect("step 2")
     os.close(child.child_fd)  # the terminal window goes away
     _, status = os.waitpid(child.pid, 0)

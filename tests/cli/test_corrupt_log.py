@@ -58,17 +58,23 @@ READERS = [
 ]
 
 
+def the_one_error_line(cli: Cli, command: tuple[str, ...]) -> str:
+    """Run ``command`` on the damaged task (its id added when it has no other argument): it
+    exits 1 with one line on stderr and no traceback; that line."""
+    result = cli(*(command if len(command) > 1 else (*command, TASK)))
+    assert result.code == 1, result
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.err, lines
+    return lines[0]
+
+
 @pytest.mark.parametrize("command", READERS, ids=" ".join)
 def test_a_corrupt_log_is_one_error_line_naming_the_task_and_exit_1(
     cli: Cli, corrupt: str, command: tuple[str, ...]
 ) -> None:
-    args = command if len(command) > 1 else (*command, TASK)
-    result = cli(*args)
-    assert result.code == 1, result
-    lines = result.err.splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.err, lines
-    assert lines[0].startswith(f"error: corrupt log of task {TASK}: "), lines[0]
-    assert corrupt in lines[0] and "run `agentrun verify`" in lines[0], lines[0]
+    line = the_one_error_line(cli, command)
+    assert line.startswith(f"error: corrupt log of task {TASK}: "), line
+    assert corrupt in line and "run `agentrun verify`" in line, line
 
 
 def test_a_real_process_names_the_task_of_a_corrupt_log(corrupt: str) -> None:
@@ -118,13 +124,9 @@ def unreadable(request: pytest.FixtureRequest, agentrun_home: Path) -> Path:
 def test_a_log_that_cannot_be_read_is_one_error_line_naming_the_path_and_verify(
     cli: Cli, unreadable: Path, command: tuple[str, ...]
 ) -> None:
-    args = command if len(command) > 1 else (*command, TASK)
-    result = cli(*args)
-    assert result.code == 1, result
-    lines = result.err.splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.err, lines
-    assert lines[0].startswith(f"error: cannot read the log of task {TASK}: {unreadable} is ")
-    assert lines[0].endswith(f"; run `agentrun verify {TASK}`"), lines[0]
+    line = the_one_error_line(cli, command)
+    assert line.startswith(f"error: cannot read the log of task {TASK}: {unreadable} is ")
+    assert line.endswith(f"; run `agentrun verify {TASK}`"), line
 
 
 def test_a_real_process_names_the_log_it_cannot_read(unreadable: Path) -> None:
