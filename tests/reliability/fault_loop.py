@@ -136,7 +136,9 @@ def watch(
     intent was already in the log before this run (``after_seq``): a resume's first fsync may
     be the torn-tail repair's, after an intent whose tool ran in the run before.
     """
-    seen: dict[str, object] = {}
+    # A retried call keeps its idempotency key (rule 26): an entry an earlier run made for it
+    # is not this run's tool running.
+    seen: dict[str, object] = {"ledger_before": len(ledger(agent))}
 
     def on_fault(call: Call) -> None:
         seen["ledger"] = len(ledger(agent))
@@ -147,6 +149,15 @@ def watch(
                 seen["intent"] = events[-1]
 
     return seen, on_fault
+
+
+def syncs_a_write(fs: FaultFS) -> bool:
+    """Whether the failed sync followed a write to its file (an append being made durable),
+    not a segment roll's seal (a truncate) that comes after the last tool already ran."""
+    fired = fs.fired
+    assert fired is not None
+    earlier = [c for c in fs.trace[: fired.number - 1] if c.path == fired.path]
+    return bool(earlier) and earlier[-1].op == "write"
 
 
 def check_stop(
@@ -192,9 +203,11 @@ def check_stop(
     if isinstance(outcome, StorageError) and len(ledger(agent)) != seen["ledger"]:
         found.add(where, "a tool ran after the I/O failure")
     intent = seen.get("intent")
-    if isinstance(intent, ToolIntended) and intent.effect == "side_effect":
+    if isinstance(intent, ToolIntended) and intent.effect == "side_effect" and syncs_a_write(fs):
         tally.intent_fsync_failures += 1
-        if any(e["key"] == intent.idempotency_key for e in ledger(agent)):
+        before = seen["ledger_before"]
+        assert isinstance(before, int)
+        if any(e["key"] == intent.idempotency_key for e in ledger(agent)[before:]):
             found.add(where, f"the tool of intent {intent.call_id} ran though its fsync failed")
     return True
 
