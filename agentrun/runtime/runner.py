@@ -710,10 +710,12 @@ def _final_answer(state: State) -> tuple[str, str] | None:
         if not calls:
             return SUCCEEDED, message.get("content") or ""
         for call in calls:
+            if call["name"] != FINISH_TOOL:
+                continue
             recorded = state.calls.get(call.get("id") or "") or {}
             # A finish whose arguments were refused (or a denied one) ended nothing: the model
             # was told why and gets another turn.
-            if call["name"] == FINISH_TOOL and not recorded.get("is_error"):
+            if not recorded.get("is_error"):
                 args = call.get("arguments") or {}
                 outcome = (
                     args.get("outcome")
