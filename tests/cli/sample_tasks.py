@@ -77,23 +77,18 @@ def needs_attention_task(home: Path, tmp_path: Path, task_id: str = "waiting") -
     return created
 
 
+def first_run_started(seq: int) -> RunStarted:
+    """The ``run_started`` of a task's first run, at a fixed time (08:15:00 UTC)."""
+    return RunStarted(
+        seq=seq, ts="2026-11-26T08:15:00+00:00", pid=4242, host="build-1", version="0", attempt=1
+    )
+
+
 def interrupted_task(home: Path, tmp_path: Path, task_id: str = "crashed") -> str:
     """A task whose run started and died without a word (no claim held, log says running)."""
     created = create(home, new_agent(tmp_path, task_id), task_id=task_id)
     writer = store_at(home).open_writer(created)
-    writer.append(
-        [
-            RunStarted(
-                seq=writer.next_seq,
-                ts="2026-11-26T08:15:00+00:00",
-                pid=4242,
-                host="build-1",
-                version="0",
-                attempt=1,
-            )
-        ],
-        sync=True,
-    )
+    writer.append([first_run_started(writer.next_seq)], sync=True)
     writer.abandon()
     return created
 

@@ -31,14 +31,19 @@ def start_in_a_terminal(agent: Agent, env: dict[str, str] | None = None) -> pexp
     )
 
 
-def test_an_approval_given_in_a_terminal_survives_a_kill_and_is_never_asked_again(
-    tmp_path: Path, agentrun_home: Path
-) -> None:
-    agent = make_agent(
+def paying_agent(tmp_path: Path) -> Agent:
+    """An agent whose one call, ``charge``, needs a person's yes."""
+    return make_agent(
         tmp_path / "agent",
         [turn(call("charge", amount=9)), turn(content="paid")],
         extra='[policy]\napprove = ["charge"]\n',
     )
+
+
+def test_an_approval_given_in_a_terminal_survives_a_kill_and_is_never_asked_again(
+    tmp_path: Path, agentrun_home: Path
+) -> None:
+    agent = paying_agent(tmp_path)
     # Syncs: run_started (1), the model turn (2), the approval (3) — die right after it.
     env = {**os.environ, **agent.env(), "AGENTRUN_CRASH_AT": "after_sync:3"}
     child = start_in_a_terminal(agent, env)
@@ -59,11 +64,7 @@ def test_an_approval_given_in_a_terminal_survives_a_kill_and_is_never_asked_agai
 def test_ctrl_c_at_the_approval_prompt_stops_the_run_paused_and_runs_nothing(
     tmp_path: Path, agentrun_home: Path
 ) -> None:
-    agent = make_agent(
-        tmp_path / "agent",
-        [turn(call("charge", amount=9)), turn(content="paid")],
-        extra='[policy]\napprove = ["charge"]\n',
-    )
+    agent = paying_agent(tmp_path)
     child = start_in_a_terminal(agent)
     child.expect(r"approve\? \[y/N\]")
     child.kill(signal.SIGINT)

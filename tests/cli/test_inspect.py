@@ -17,6 +17,7 @@ from tests.cli.sample_tasks import (
     call,
     create,
     finished_task,
+    first_run_started,
     interrupted_task,
     ledger_env,  # noqa: F401
     needs_attention_task,
@@ -199,14 +200,7 @@ def shown_budgets(cli, home, tmp_path, budget: str) -> dict[str, str]:
 def test_show_gives_the_time_budget_used_as_active_seconds(cli, agentrun_home, tmp_path):
     task_id = create(agentrun_home, new_agent(tmp_path, "timed"), task_id="timed")
     writer = store_at(agentrun_home).open_writer(task_id)
-    started = RunStarted(
-        seq=writer.next_seq,
-        ts="2026-11-26T08:15:00+00:00",
-        pid=4242,
-        host="build-1",
-        version="0",
-        attempt=1,
-    )
+    started = first_run_started(writer.next_seq)
     stopped = RunStopped(
         seq=writer.next_seq + 1,
         ts="2026-11-26T08:15:00.019400+00:00",

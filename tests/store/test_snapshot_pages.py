@@ -51,6 +51,12 @@ def snapshot_body(path: str | Path) -> dict:
     return decode_cache(data[len(MAGIC) + 4 :])
 
 
+def rewrite_snapshot(path: str | Path, body: dict) -> None:
+    """Replace a snapshot file's body, with a valid magic and CRC (``snapshot_body`` reads it)."""
+    payload = encode_value(body)
+    Path(path).write_bytes(MAGIC + struct.pack("<I", zlib.crc32(payload)) + payload)
+
+
 def grow(store: LocalTaskStore, task_id: str, count: int, rng: random.Random) -> None:
     writer = store.open_writer(task_id)
     try:
@@ -216,8 +222,7 @@ def test_a_snapshot_of_an_older_format_is_ignored_without_being_called_damage(
     body = snapshot_body(path)
     old = {k: v for k, v in body.items() if k != "pages"} | {"format": 1}
     old["state"]["messages"] = fold(task.events).messages  # format 1 held the whole list
-    payload = encode_value(old)
-    Path(path).write_bytes(MAGIC + struct.pack("<I", zlib.crc32(payload)) + payload)
+    rewrite_snapshot(path, old)
     loaded = store.load(task.task_id)
     assert loaded.snapshot_seq is None and loaded.ignored_snapshots
     assert loaded.state == fold(task.events)
@@ -291,8 +296,7 @@ def test_a_snapshot_written_before_sums_were_rounded_loads_as_the_fold_gives_the
         "active_seconds": expected.active_seconds + 1e-12 * 0.3,
         "cost_usd": expected.cost_usd + 1e-14,
     }
-    payload = encode_value(body | {"state": noisy})
-    Path(path).write_bytes(MAGIC + struct.pack("<I", zlib.crc32(payload)) + payload)
+    rewrite_snapshot(path, body | {"state": noisy})
     loaded = store.load(task.task_id)
     assert loaded.snapshot_seq == 39
     assert loaded.state == fold(task.events)
