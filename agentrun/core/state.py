@@ -42,6 +42,7 @@ FINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
 # million tokens make turn costs of at most twelve decimals (docs/decisions.md).
 SECONDS_DECIMALS = 6
 USD_DECIMALS = 12
+ROUNDED_SUMS = {"active_seconds": SECONDS_DECIMALS, "cost_usd": USD_DECIMALS}
 
 # Call statuses in ``State.calls``.
 CALL_REQUESTED = "requested"  # the model asked; nothing durable has happened yet
@@ -118,8 +119,8 @@ class State:
             state = cls(**{k: copy.deepcopy(v) for k, v in data.items() if k in known})
         # A snapshot or a squash written before the fold kept these sums rounded: the same
         # rounding gives what the fold gives now (docs/decisions.md).
-        state.active_seconds = round(state.active_seconds, SECONDS_DECIMALS)
-        state.cost_usd = round(state.cost_usd, USD_DECIMALS)
+        for name, decimals in ROUNDED_SUMS.items():
+            setattr(state, name, round(getattr(state, name), decimals))
         return state
 
     @property

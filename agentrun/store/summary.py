@@ -17,7 +17,7 @@ from typing import Any
 
 from agentrun.core.codec import decode_cache, encode_value
 from agentrun.core.errors import CorruptRecordError
-from agentrun.core.state import SECONDS_DECIMALS, USD_DECIMALS, State
+from agentrun.core.state import ROUNDED_SUMS, State
 from agentrun.store.atomic import write_atomic
 from agentrun.store.fileops import FileOps
 from agentrun.store.segments import segment_name
@@ -171,7 +171,7 @@ def decode_summary(data: bytes) -> dict[str, Any] | None:
     summary = dict(zip(FIELDS, values, strict=False))  # as many of each: checked above
     # Written by a version whose fold did not round these sums yet (core.state): the same
     # rounding gives what the fold gives now.
-    for name, decimals in (("active_seconds", SECONDS_DECIMALS), ("cost_usd", USD_DECIMALS)):
+    for name, decimals in ROUNDED_SUMS.items():
         if type(summary[name]) is float:
             summary[name] = round(summary[name], decimals)
     return summary
