@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections.abc import Callable
 from typing import Protocol
 
 # Rule 1: never follow a symlink planted where we create or open a file.
@@ -24,6 +25,27 @@ DIR_MODE = 0o700
 _ZEROS = memoryview(bytes(1 << 20))  # what ``allocate`` writes, 1 MiB at most per call
 
 
+class PendingSync(Protocol):
+    """An ``fdatasync`` that was started; ``wait`` returns once it is done or raises its error."""
+
+    def wait(self) -> None: ...
+
+
+class SyncedNow:
+    """A ``PendingSync`` made in place: ``sync`` ran at once, ``wait`` reports how it went."""
+
+    def __init__(self, sync: Callable[[int], None], fd: int) -> None:
+        self._error: OSError | None = None
+        try:
+            sync(fd)
+        except OSError as exc:  # reported by ``wait``, where a background sync reports it
+            self._error = exc
+
+    def wait(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
 class FileOps(Protocol):
     """The file operations of the store; see ``OsFileOps`` for their meaning."""
 
@@ -33,6 +55,7 @@ class FileOps(Protocol):
     def pread(self, fd: int, size: int, offset: int) -> bytes: ...
     def allocate(self, fd: int, offset: int, length: int) -> None: ...
     def fdatasync(self, fd: int) -> None: ...
+    def start_fdatasync(self, fd: int) -> PendingSync: ...
     def fsync(self, fd: int) -> None: ...
     def fsync_dir(self, path: str) -> None: ...
     def close(self, fd: int) -> None: ...
@@ -89,6 +112,17 @@ class OsFileOps:
             os.fsync(fd)
             return
         os.fdatasync(fd)
+
+    def start_fdatasync(self, fd: int) -> PendingSync:
+        # An fdatasync the caller overlaps with its own work (``LogWriter.begin_sync``); in
+        # place where the C library cannot run it in the background (macOS: F_FULLFSYNC).
+        from agentrun.store import background_sync
+
+        if sys.platform != "darwin":
+            started = background_sync.start(fd)
+            if started is not None:
+                return started
+        return SyncedNow(self.fdatasync, fd)
 
     def fsync(self, fd: int) -> None:
         os.fsync(fd)

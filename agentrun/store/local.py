@@ -547,6 +547,18 @@ class LocalTaskWriter:
         """Make every appended event durable."""
         self._log.sync()
 
+    def begin_sync(self) -> None:
+        """Start making the appended events durable and return while the disk works.
+
+        ``sync``, a snapshot, a summary or the next ``begin_sync`` waits for it
+        (``LogWriter.begin_sync``).
+        """
+        self._log.begin_sync()
+
+    def wait_for_sync(self) -> None:
+        """Wait for the sync ``begin_sync`` started, if any."""
+        self._log.wait_for_sync()
+
     def snapshot(self) -> None:
         """Write a snapshot of ``state`` as of the last durable event (rules 4, 18)."""
         position = self._log.last_position

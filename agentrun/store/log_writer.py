@@ -27,7 +27,14 @@ from agentrun.core.codec import encode_event
 from agentrun.core.errors import FencingError, RecordTooLargeError, StorageError
 from agentrun.core.events import Event
 from agentrun.store.crashpoints import crash_point
-from agentrun.store.fileops import CREATE_FLAGS, WRITER_FLAGS, FileOps, pwrite_all, write_all
+from agentrun.store.fileops import (
+    CREATE_FLAGS,
+    WRITER_FLAGS,
+    FileOps,
+    PendingSync,
+    pwrite_all,
+    write_all,
+)
 from agentrun.store.framing import (
     MAX_RECORD,
     RECORD_HEADER,
@@ -82,7 +89,8 @@ class LogWriter:
         self._last_record: tuple[str, int, int, int, int] | None = (
             (self._segment_name, last.offset, last.end, last.event.seq, last.crc) if last else None
         )
-        self._unsynced = False
+        self._unsynced = False  # appended and not yet in any sync
+        self._syncing: PendingSync | None = None  # started by begin_sync, not yet waited for
         self._broken: str | None = None
         self.fsync_count = 0
         self._fd = self._open_fd(self._path)
@@ -104,8 +112,8 @@ class LogWriter:
 
     @property
     def has_unsynced(self) -> bool:
-        """Whether appended events are waiting for an fsync."""
-        return self._unsynced
+        """Whether appended events are waiting for an fsync (or one that is running)."""
+        return self._unsynced or self._syncing is not None
 
     @property
     def last_position(self) -> Position | None:
@@ -123,6 +131,10 @@ class LogWriter:
         self._check_usable()
         if not events:
             raise ValueError("append needs at least one event")
+        if sync:
+            # What must be durable at once (an intent before its side effect) is written only
+            # once the sync under way is known good: if it failed, nothing more is written.
+            self._finish_sync()
         frames = []
         seq = self.last_seq
         for event in events:
@@ -156,21 +168,55 @@ class LogWriter:
             self.sync()
 
     def sync(self) -> None:
-        """fdatasync what was appended; a failure ends the writer, never retried (rule 8)."""
+        """fdatasync what was appended; a failure ends the writer, never retried (rule 8).
+
+        Through ``begin_sync``: the wait polls before it sleeps, which keeps the loop's caches
+        warm across the flush (``store.background_sync``).
+        """
+        self.begin_sync()
+        self._finish_sync()
+
+    def begin_sync(self) -> None:
+        """Start an fdatasync of what was appended and return while it runs.
+
+        For work that does not depend on these events being durable (running a read tool,
+        design §4). The sync started before is waited for first, so one is in flight at most;
+        ``sync``, ``wait_for_sync``, ``roll`` and ``close`` wait for it too, and its failure
+        surfaces in whichever comes first and ends the writer (rule 8).
+        """
         self._check_usable()
+        self._finish_sync()
         if not self._unsynced:
             return
         try:
-            self._ops.fdatasync(self._fd)
+            self._syncing = self._ops.start_fdatasync(self._fd)
         except OSError as exc:
-            self._broken = f"fsync failed: {exc}"
-            raise StorageError(
-                f"could not make the log durable ({exc.strerror or exc}); the run stopped. "
-                "Fix the disk, then `agentrun resume` re-reads the log from disk"
-            ) from None
-        self.fsync_count += 1
+            raise self._failed_sync(exc) from None
         self._unsynced = False
+
+    def wait_for_sync(self) -> None:
+        """Wait for the sync ``begin_sync`` started, if any; start none."""
+        self._check_usable()
+        self._finish_sync()
+
+    def _finish_sync(self) -> None:
+        pending = self._syncing
+        if pending is None:
+            return
+        self._syncing = None
+        try:
+            pending.wait()
+        except OSError as exc:
+            raise self._failed_sync(exc) from None
+        self.fsync_count += 1
         crash_point("after_sync")
+
+    def _failed_sync(self, exc: OSError) -> StorageError:
+        self._broken = f"fsync failed: {exc}"
+        return StorageError(
+            f"could not make the log durable ({exc.strerror or exc}); the run stopped. "
+            "Fix the disk, then `agentrun resume` re-reads the log from disk"
+        )
 
     def roll(self) -> None:
         """Seal the current segment and continue in a new one (rule 12)."""
@@ -193,6 +239,10 @@ class LogWriter:
                 self.sync()
                 self._cut_preallocation()
         finally:
+            if self._syncing is not None:  # never close a descriptor a sync still uses
+                pending, self._syncing = self._syncing, None
+                with contextlib.suppress(OSError):
+                    pending.wait()
             if self._fd >= 0:
                 fd, self._fd = self._fd, -1
                 try:

@@ -37,7 +37,7 @@ import random
 import shutil
 from dataclasses import dataclass, field
 
-from agentrun.store.fileops import FILE_MODE, OsFileOps
+from agentrun.store.fileops import FILE_MODE, OsFileOps, PendingSync
 
 MODES = ("drop_unsynced", "prefix", "subset", "garbage", "zeros")
 
@@ -93,6 +93,17 @@ class Materialized:
             f"{self.mode}: kept {self.kept} of {self.pending} pending ops, "
             f"torn write {self.torn_bytes} B, {self.filled_files} files filled"
         )
+
+
+@dataclass
+class _SyncOnWait:
+    """A started fdatasync that ``CrashFS`` makes when it is waited for."""
+
+    fs: CrashFS
+    fd: int
+
+    def wait(self) -> None:
+        self.fs.fdatasync(self.fd)
 
 
 class CrashFS:
@@ -240,6 +251,11 @@ class CrashFS:
         self._point("fdatasync")
         self._real.fdatasync(fd)
         self._sync_file_model(fd)
+
+    def start_fdatasync(self, fd: int) -> PendingSync:
+        # Nothing is durable until the waiter learns it is: a crash before ``wait`` finds the
+        # data unsynced, the outcome a background sync cut short by a power loss can leave.
+        return _SyncOnWait(self, fd)
 
     def fsync(self, fd: int) -> None:
         self._point("fsync")

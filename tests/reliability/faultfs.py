@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agentrun.store.fileops import FILE_MODE, OsFileOps
+from agentrun.store.fileops import FILE_MODE, OsFileOps, PendingSync, SyncedNow
 
 ERRORS = {"EIO": errno.EIO, "ENOSPC": errno.ENOSPC, "EFBIG": errno.EFBIG}
 SYNC_OPS = ("fsync", "fdatasync", "fsync_dir")
@@ -30,12 +30,30 @@ WRITE_FAULTS = ("short", SHORT_THEN_EIO)  # faults whose first hit must be a wri
 
 @dataclass(frozen=True)
 class Call:
-    """One traced operation: its number, name, path, and whether it was the injected fault."""
+    """One traced operation: its number, name, path, whether it was the injected fault, and
+    whether it was a sync started to run in the background (its failure is learned later)."""
 
     number: int
     op: str
     path: str
     failed: bool = False
+    background: bool = False
+
+
+@dataclass(frozen=True)
+class _Reported:
+    """A started sync that tells ``on_learned`` when its failure reaches the waiter."""
+
+    pending: PendingSync
+    on_learned: Callable[[], None] | None
+
+    def wait(self) -> None:
+        try:
+            self.pending.wait()
+        except OSError:
+            if self.on_learned is not None:
+                self.on_learned()
+            raise
 
 
 class FaultFS(OsFileOps):
@@ -48,6 +66,7 @@ class FaultFS(OsFileOps):
         error: str = "EIO",
         persistent: bool = False,
         on_fault: Callable[[Call], None] | None = None,
+        on_learned: Callable[[], None] | None = None,
         op: str | None = None,
         match: str = "",
     ) -> None:
@@ -57,12 +76,14 @@ class FaultFS(OsFileOps):
         self.error = error
         self.persistent = persistent or error == SHORT_THEN_EIO
         self.on_fault = on_fault
+        self.on_learned = on_learned  # when the writer learns a started sync failed
         self.op, self.match = op, match
         self.matching = 0  # calls of ``op`` on a path containing ``match``
         self.counts: Counter[str] = Counter()
         self.trace: list[Call] = []
         self.fired: Call | None = None
         self._paths: dict[int, str] = {}
+        self._background = False
 
     def _enter(self, op: str, path: str) -> bool:
         """Count the call; raise the injected error, or return True for a short write."""
@@ -77,7 +98,7 @@ class FaultFS(OsFileOps):
         fails = hit or (self.persistent and self.fired is not None)
         if fails and self.error in WRITE_FAULTS and (self.fired is None or self.error == "short"):
             fails = op == "write"
-        self.trace.append(Call(number, op, path, fails))
+        self.trace.append(Call(number, op, path, fails, self._background))
         if not fails:
             return False
         call = self.trace[-1]
@@ -127,6 +148,14 @@ class FaultFS(OsFileOps):
     def fdatasync(self, fd: int) -> None:
         self._enter("fdatasync", self._paths.get(fd, ""))
         super().fdatasync(fd)
+
+    def start_fdatasync(self, fd: int) -> PendingSync:
+        # In place and counted as an fdatasync; a fault reaches whoever waits, as in production.
+        self._background = True
+        try:
+            return _Reported(SyncedNow(self.fdatasync, fd), self.on_learned)
+        finally:
+            self._background = False
 
     def fsync(self, fd: int) -> None:
         self._enter("fsync", self._paths.get(fd, ""))

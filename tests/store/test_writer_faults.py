@@ -20,7 +20,7 @@ import pytest
 from agentrun.core.codec import encode_event
 from agentrun.core.errors import FencingError, StorageError
 from agentrun.core.events import Event
-from agentrun.store.fileops import OsFileOps
+from agentrun.store.fileops import OsFileOps, PendingSync, SyncedNow
 from agentrun.store.framing import encode_record, is_zeros
 from agentrun.store.local import LocalTaskStore
 from tests.store.builders import build_task, event_at, record_bounds
@@ -79,6 +79,9 @@ class FaultOps(OsFileOps):
         if self.fdatasync_fails_at is not None and self.fdatasync_calls >= self.fdatasync_fails_at:
             raise OSError(errno.EIO, "Input/output error")
         super().fdatasync(fd)
+
+    def start_fdatasync(self, fd: int) -> PendingSync:
+        return SyncedNow(self.fdatasync, fd)
 
 
 def next_events(next_seq: int, count: int) -> list[Event]:
@@ -180,6 +183,47 @@ def test_a_failed_fdatasync_is_never_retried(then: str, fast_home: Path) -> None
     try:
         assert reopened.recovery == []
         assert reopened.next_seq == first[0].seq + 1
+    finally:
+        reopened.abandon()
+
+
+@pytest.mark.parametrize(
+    "then", ["append", "sync", "begin_sync", "wait_for_sync", "snapshot", "close"]
+)
+def test_a_failed_background_fdatasync_surfaces_at_the_next_wait_and_is_never_retried(
+    then: str, fast_home: Path
+) -> None:
+    ops = FaultOps()
+    store = LocalTaskStore(fast_home, ops=ops)
+    built = build_task(store, 6, task_id="t-bg-fsync")
+    writer = store.open_writer(built.task_id)
+    ops.fdatasync_calls = 0
+    ops.fdatasync_fails_at = 1
+    first = next_events(writer.next_seq, 1)
+    writer.append(first, sync=False)
+    writer.begin_sync()  # the failure is not known yet: a read tool may run now
+    assert writer.has_unsynced
+    with pytest.raises(StorageError, match="could not make the log durable"):
+        if then == "append":  # an append that must be durable first learns how the last went
+            writer.append(next_events(first[0].seq + 1, 1), sync=True)
+        elif then == "sync":
+            writer.sync()
+        elif then == "begin_sync":
+            writer.begin_sync()
+        elif then == "wait_for_sync":
+            writer.wait_for_sync()
+        elif then == "snapshot":
+            writer.snapshot()
+        else:
+            writer.close()
+    with pytest.raises(StorageError, match="stopped after an earlier failure"):
+        writer.append(next_events(first[0].seq + 1, 1), sync=False)
+    writer.abandon()
+    assert ops.fdatasync_calls == 1, "rule 8: a failed fdatasync was retried"
+    ops.fdatasync_fails_at = None
+    reopened = store.open_writer(built.task_id)
+    try:
+        assert reopened.next_seq == first[0].seq + 1  # nothing was written after the failure
     finally:
         reopened.abandon()
 
