@@ -312,15 +312,18 @@ class Runner:
         events: list[Event] = [responded]
         calls = message.get("tool_calls") or []
         first = calls[0] if calls else None
-        sync = True
+        sync, overlap = True, False
         if first is not None and self._runs_without_asking(first, spec, toolbox):
             # Group commit (design §4): the turn and the first intent share one write and fsync.
             intent = self._intent_event(first, toolbox, seq=responded.seq + 1)
             events.append(intent)
             if spec.fsync == "batch" and intent.effect != "side_effect":
                 sync = False
+            # A read has nothing to repeat or undo: it runs while the disk flushes the turn,
+            # and anything that depends on the turn being durable waits (docs/decisions.md).
+            overlap = sync and intent.effect == "read"
         try:
-            self._append(events, sync=sync)
+            self._append(events, sync=sync and not overlap, begin_sync=overlap)
         except RecordTooLargeError as exc:
             raise ModelResponseError(
                 f"the model's reply is {exc.size:,} bytes, more than the {exc.limit:,} a log "
@@ -548,6 +551,10 @@ class Runner:
         )
 
     def _run_tool(self, call: dict[str, Any], tool: Any) -> None:
+        if (call.get("effect") or tool.effect) != "read":
+            # Only a read may run while its turn is being synced (``_model_turn``): a tool
+            # that changes anything runs on a durable turn, and never after a failed sync.
+            self.writer.wait_for_sync()
         ctx = self._context(call)
         crash_point("after_intent_sync_before_tool")
         started = time.monotonic()
@@ -568,10 +575,12 @@ class Runner:
                 f"output is blob {digest[:12]} …]\n{output[-half:]}"
             )
         crash_point("after_tool_before_completed")
-        # A side effect's result is durable at once; a read's may ride on the next sync (§4).
+        # A side effect's result starts its sync at once, and the next intent or model turn is
+        # recorded only once it is durable; a read's may ride on the next sync (§4).
         self._emit(
             ToolCompleted,
-            sync=call.get("effect") == "side_effect" or tool.effect == "side_effect",
+            sync=False,
+            begin_sync=call.get("effect") == "side_effect" or tool.effect == "side_effect",
             call_id=call["call_id"],
             output=output,
             is_error=outcome.is_error,
@@ -624,11 +633,16 @@ class Runner:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _emit(self, cls: type[Event], *, sync: bool, **fields: Any) -> None:
-        self._append([cls(seq=self.writer.next_seq, ts=now_iso(), **fields)], sync=sync)
+    def _emit(
+        self, cls: type[Event], *, sync: bool, begin_sync: bool = False, **fields: Any
+    ) -> None:
+        event = cls(seq=self.writer.next_seq, ts=now_iso(), **fields)
+        self._append([event], sync=sync, begin_sync=begin_sync)
 
-    def _append(self, events: list[Event], *, sync: bool) -> None:
+    def _append(self, events: list[Event], *, sync: bool, begin_sync: bool = False) -> None:
         self.writer.append(events, sync=sync)
+        if begin_sync:
+            self.writer.begin_sync()
         for event in events:
             self.reporter.event(event)
 

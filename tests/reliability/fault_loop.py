@@ -46,6 +46,7 @@ from tests.runtime.kill_harness import ledger
 HARMLESS_WHEN_READ = ("read_file", "read_range", "size")
 # Faults that only a write can have: the N-th operation is then the N-th write.
 WRITE_ONLY = ("short", "EFBIG", SHORT_THEN_EIO)
+READ_TOOLS = ("lookup", "blob")  # the ledger tools of effect "read" (tests/runtime/ledger_tools.py)
 SHORT_TURNS = [MIXED_TURNS[i] for i in (0, 1, 2, 3, 4, 8)]
 
 
@@ -87,6 +88,7 @@ class Tally:
     stopped: int = 0
     finished: int = 0
     intent_fsync_failures: int = 0
+    overlapped_reads: int = 0  # reads that ran while a sync that failed was still running
     by_op: dict[str, int] = field(default_factory=dict)
 
 
@@ -129,8 +131,10 @@ def resume_on(home: Path, task_id: str, fs: FaultFS) -> RunResult | Exception:
 
 def watch(
     home: Path, agent: Agent, after_seq: int = 0
-) -> tuple[dict[str, object], Callable[[Call], None]]:
-    """``(seen, on_fault)``: what the world looked like at the moment the fault fired.
+) -> tuple[dict[str, object], dict[str, Callable[..., None]]]:
+    """``(seen, hooks)``: what the world looked like at the moment the fault fired, and when
+    the writer learned of it (a sync started in the background fails when it is waited for).
+    ``hooks`` are ``FaultFS``'s keyword arguments that fill ``seen``.
 
     A failing segment fsync right after a ``tool_intended`` is that intent's fsync, unless the
     intent was already in the log before this run (``after_seq``): a resume's first fsync may
@@ -148,7 +152,10 @@ def watch(
             if events and isinstance(events[-1], ToolIntended) and events[-1].seq > after_seq:
                 seen["intent"] = events[-1]
 
-    return seen, on_fault
+    def on_learned() -> None:
+        seen.setdefault("ledger_learned", len(ledger(agent)))
+
+    return seen, {"on_fault": on_fault, "on_learned": on_learned}
 
 
 def syncs_a_write(fs: FaultFS) -> bool:
@@ -158,6 +165,25 @@ def syncs_a_write(fs: FaultFS) -> bool:
     assert fired is not None
     earlier = [c for c in fs.trace[: fired.number - 1] if c.path == fired.path]
     return bool(earlier) and earlier[-1].op == "write"
+
+
+def check_no_tool_after(
+    fs: FaultFS, seen: dict[str, object], agent: Agent, where: str, found: Violations
+) -> int:
+    """No tool ran after the writer learned of the fault; between the fault and that moment
+    (a sync started in the background), only reads, which change nothing (rules 8 and 25)."""
+    fired = fs.fired
+    assert fired is not None
+    entries = ledger(agent)
+    at_fault = seen["ledger"]
+    learned = seen.get("ledger_learned", at_fault)
+    assert isinstance(at_fault, int) and isinstance(learned, int)
+    if len(entries) != learned:
+        found.add(where, f"a tool ran after the I/O failure: {entries[learned:]}")
+    overlapped = entries[at_fault:learned]
+    if overlapped and not (fired.background and all(e["tool"] in READ_TOOLS for e in overlapped)):
+        found.add(where, f"a tool other than a read ran on a failed sync: {overlapped}")
+    return len(overlapped)
 
 
 def check_stop(
@@ -200,8 +226,8 @@ def check_stop(
         again = [c for c in fs.after_fault("write") if c.path.endswith(".seg")]
         if again:
             found.add(where, f"rule 9: appended after a failed write: {again}")
-    if isinstance(outcome, StorageError) and len(ledger(agent)) != seen["ledger"]:
-        found.add(where, "a tool ran after the I/O failure")
+    if isinstance(outcome, StorageError):
+        tally.overlapped_reads += check_no_tool_after(fs, seen, agent, where, found)
     intent = seen.get("intent")
     if isinstance(intent, ToolIntended) and intent.effect == "side_effect" and syncs_a_write(fs):
         tally.intent_fsync_failures += 1
@@ -232,8 +258,8 @@ def check_one_fault(
     """Fail operation ``fail_at`` of a fresh run, check the stop, then recover without faults."""
     home = root / f"home-{fail_at}"
     wipe(agent)
-    seen, on_fault = watch(home, agent)
-    fs = FaultFS(fail_at=fail_at, error=error, persistent=persistent, on_fault=on_fault)
+    seen, hooks = watch(home, agent)
+    fs = FaultFS(fail_at=fail_at, error=error, persistent=persistent, **hooks)
     outcome, task_id = faulty_run(home, agent, fs)
     fired = fs.fired
     if fired is None:

@@ -142,8 +142,8 @@ def check_compound(
     fail_at, error, persistent = first
     home = root / f"compound-{index}"
     wipe(agent)
-    seen, on_fault = watch(home, agent)
-    fs1 = FaultFS(fail_at=fail_at, error=error, persistent=persistent, on_fault=on_fault)
+    seen, hooks = watch(home, agent)
+    fs1 = FaultFS(fail_at=fail_at, error=error, persistent=persistent, **hooks)
     outcome, task_id = faulty_run(home, agent, fs1)
     first_where = f"[case {index}: op {fail_at} {error}{'*' if persistent else ''}]"
     if fs1.fired is None or not isinstance(outcome, StorageError) or task_id is None:
@@ -161,8 +161,8 @@ def check_compound(
     numbers = fault_numbers(trace, error2)
     early = [n for n in numbers if n <= recovery_end(trace)]
     fail_at2 = rng.choice(early if early and rng.random() < 0.5 else numbers)
-    seen2, on_fault2 = watch(home, agent, after_seq=len(before))
-    fs2 = FaultFS(fail_at=fail_at2, error=error2, persistent=persistent2, on_fault=on_fault2)
+    seen2, hooks2 = watch(home, agent, after_seq=len(before))
+    fs2 = FaultFS(fail_at=fail_at2, error=error2, persistent=persistent2, **hooks2)
     attempted.clear()
     outcome2 = resume_on(home, task_id, fs2)
     tried = list(attempted)

@@ -157,7 +157,8 @@ def fault_at_every_operation(
     print(
         f"fsync={policy} {error}{' persistent' if persistent else ''}: {tally.cases} faults of "
         f"{len(trace)} operations; {tally.stopped} stopped with StorageError, {tally.finished} "
-        f"finished; {tally.intent_fsync_failures} failed side-effect intent fsyncs; {tally.by_op}"
+        f"finished; {tally.intent_fsync_failures} failed side-effect intent fsyncs; "
+        f"{tally.overlapped_reads} reads overlapped a failed sync; {tally.by_op}"
     )
     assert tally.cases == len(numbers)
     assert not found, str(found)

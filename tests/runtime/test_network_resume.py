@@ -29,8 +29,11 @@ def scripted_server(server: FakeEndpoint) -> None:
     )
 
 
-@pytest.mark.parametrize("kill_after_sync", [2, 3, 4])
-def test_a_recorded_model_turn_is_never_requested_again(tmp_path: Path, kill_after_sync: int):
+# The run's log writes: 1 run_started, 2 the first turn (and its intent), 3 the lookup's result,
+# 4 the second turn, 5 the charge's result, 6 the last turn. Killed right after a turn is
+# written, before its sync ends: it is recorded (a kill leaves the page cache to the disk).
+@pytest.mark.parametrize("kill_after_write", [2, 4, 5, 6])
+def test_a_recorded_model_turn_is_never_requested_again(tmp_path: Path, kill_after_write: int):
     agent = make_agent(tmp_path / "agent")
     agent.spec.write_text(agent.spec.read_text().replace("scripted:script.json", "openai:fake"))
     home = tmp_path / "home"
@@ -43,7 +46,7 @@ def test_a_recorded_model_turn_is_never_requested_again(tmp_path: Path, kill_aft
             "OPENAI_API_KEY": SECRET,
             "NO_PROXY": "127.0.0.1,localhost",
             "OPENAI_BASE_URL": server.url + "/v1",
-            "AGENTRUN_CRASH_AT": f"after_sync:{kill_after_sync}",
+            "AGENTRUN_CRASH_AT": f"after_write_before_sync:{kill_after_write}",
             **agent.env(),
         }
         started = run_agentrun("start", "--agent", str(agent.spec), "-q", "goal", env=env)
