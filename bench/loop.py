@@ -7,8 +7,9 @@ raw ``O_APPEND`` file in the same directory receiving exactly as many ``os.write
 agentrun µs/step ÷ floor µs/step is what the loop costs on top of the disk.
 
 Workloads: tool ``effect="read"`` and ``effect="side_effect"``, each with ``fsync = "always"``
-(the default), ``fsync = "batch"`` and with fsync disabled (``OsFileOps.fdatasync``, ``.fsync``
-and ``.fsync_dir`` patched to no-ops in this process only: pure CPU overhead). Rounds alternate
+(the default), ``fsync = "batch"`` and with fsync disabled (``OsFileOps.fdatasync``, ``.fsync``,
+``.fsync_dir`` and ``.start_fdatasync`` patched to no-ops in this process only: pure CPU
+overhead). Rounds alternate
 agentrun and floor; medians are reported. ``--quick`` is a smoke run (200 steps, 1 round).
 
 This is a benchmark, not a test: nothing fails on a slow machine; the table says what it saw.
@@ -42,7 +43,7 @@ from agentrun.runtime.reporter import SilentReporter
 from agentrun.runtime.runner import Runner
 from agentrun.runtime.spec import SpecOverrides, load_spec
 from agentrun.runtime.tasks import create_task
-from agentrun.store.fileops import FILE_MODE, OsFileOps
+from agentrun.store.fileops import FILE_MODE, OsFileOps, PendingSync, SyncedNow
 from agentrun.store.local import LocalTaskStore
 from bench.fsync_gap import gap_lines
 
@@ -132,6 +133,14 @@ class CountingOps(OsFileOps):
             self.log_sync_seconds += time.perf_counter() - started
         self._synced(started)
 
+    def start_fdatasync(self, fd: int) -> PendingSync:
+        started = time.perf_counter()
+        pending = super().start_fdatasync(fd)
+        if isinstance(pending, SyncedNow):
+            return pending  # made in place through ``fdatasync``, counted there
+        self.all_syncs += 1
+        return _TimedSync(self, pending, fd in self._log_fds, time.perf_counter() - started)
+
     def fsync(self, fd: int) -> None:
         started = time.perf_counter()
         super().fsync(fd)
@@ -147,6 +156,27 @@ class CountingOps(OsFileOps):
         self.sync_seconds += time.perf_counter() - started
 
 
+class _TimedSync:
+    """A background sync whose blocking time (starting it, waiting for it) ``CountingOps`` adds
+    to its sync clocks: the part of the flush the loop did not overlap with its own work."""
+
+    def __init__(
+        self, ops: CountingOps, pending: PendingSync, is_log: bool, seconds: float
+    ) -> None:
+        self._ops, self._pending, self._is_log, self._seconds = ops, pending, is_log, seconds
+
+    def wait(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._pending.wait()
+        finally:
+            blocked = self._seconds + time.perf_counter() - started
+            self._seconds = 0.0
+            self._ops.sync_seconds += blocked
+            if self._is_log:
+                self._ops.log_sync_seconds += blocked
+
+
 @contextlib.contextmanager
 def fsync_disabled(disabled: bool) -> Iterator[None]:
     """Make ``OsFileOps`` fdatasync/fsync/fsync_dir no-ops (this process only) while inside."""
@@ -154,14 +184,18 @@ def fsync_disabled(disabled: bool) -> Iterator[None]:
         yield
         return
     names = ("fdatasync", "fsync", "fsync_dir")
-    saved = {name: OsFileOps.__dict__[name] for name in names}
+    saved = {name: OsFileOps.__dict__[name] for name in (*names, "start_fdatasync")}
 
     def nothing(self: OsFileOps, target: Any) -> None:
         return None
 
+    def start_nothing(self: OsFileOps, fd: int) -> PendingSync:
+        return SyncedNow(lambda _fd: None, fd)
+
     try:
         for name in names:
             setattr(OsFileOps, name, nothing)
+        OsFileOps.start_fdatasync = start_nothing  # type: ignore[method-assign]
         yield
     finally:
         for name, fn in saved.items():
@@ -468,10 +502,12 @@ NOTES = """\
 Columns: µs/step = wall time of `Runner.run()` ÷ steps (median of the rounds; the final answer
 turn, run_started, the closing snapshot and summary are included). floor = a raw O_APPEND file in
 the same directory doing as many `os.write` calls (same total bytes) and `os.fdatasync` calls as
-the agentrun run just before it (for "off" only the writes). CPU = process time of the run;
-GC = wall time inside the cyclic garbage collector (`gc.callbacks`). in fsync = wall time inside
-the fsync-like calls (agentrun: all of them, snapshots included, and in brackets the log's
-fdatasyncs alone; floor: its fdatasyncs).
+the agentrun run just before it (for "off" only the writes). CPU = process time of the run (all
+its threads: the C library's thread that runs a background sync, and the loop polling for its
+end). GC = wall time inside the cyclic garbage collector (`gc.callbacks`). in fsync = wall time
+inside the fsync-like calls (agentrun: all of them, snapshots included, and in brackets the log's
+fdatasyncs alone; of a sync run in the background while a read tool runs, only the time spent
+starting it and waiting for it; floor: its fdatasyncs).
 first/last 10 % = wall µs/step over the first and the last tenth of the turns: a growing value
 means the per-step cost grows with the conversation. log fsyncs = `writer.fsync_count`; all
 fsyncs adds the snapshot, summary and directory fsyncs (every `OsFileOps` fsync-like call).
