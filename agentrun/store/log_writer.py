@@ -90,7 +90,7 @@ class LogWriter:
             (self._segment_name, last.offset, last.end, last.event.seq, last.crc) if last else None
         )
         self._unsynced = False  # appended and not yet in any sync
-        self._syncing: PendingSync | None = None  # started by begin_sync, not yet waited for
+        self._syncing: list[PendingSync] = []  # started, oldest first, not yet waited for
         self._broken: str | None = None
         self.fsync_count = 0
         self._fd = self._open_fd(self._path)
@@ -113,7 +113,7 @@ class LogWriter:
     @property
     def has_unsynced(self) -> bool:
         """Whether appended events are waiting for an fsync (or one that is running)."""
-        return self._unsynced or self._syncing is not None
+        return self._unsynced or bool(self._syncing)
 
     @property
     def last_position(self) -> Position | None:
@@ -131,10 +131,6 @@ class LogWriter:
         self._check_usable()
         if not events:
             raise ValueError("append needs at least one event")
-        if sync:
-            # What must be durable at once (an intent before its side effect) is written only
-            # once the sync under way is known good: if it failed, nothing more is written.
-            self._finish_sync()
         frames = []
         seq = self.last_seq
         for event in events:
@@ -168,42 +164,45 @@ class LogWriter:
             self.sync()
 
     def sync(self) -> None:
-        """fdatasync what was appended; a failure ends the writer, never retried (rule 8).
+        """Make everything appended durable: start its fdatasync, wait for it and for every
+        sync before it. A failure ends the writer, never retried (rule 8).
 
-        Through ``begin_sync``: the wait polls before it sleeps, which keeps the loop's caches
-        warm across the flush (``store.background_sync``).
+        The wait polls before it sleeps, which keeps the loop's caches warm across the flush
+        (``store.background_sync``).
         """
         self.begin_sync()
-        self._finish_sync()
+        self._finish_syncs()
 
     def begin_sync(self) -> None:
         """Start an fdatasync of what was appended and return while it runs.
 
         For work that does not depend on these events being durable (running a read tool,
-        design §4). The sync started before is waited for first, so one is in flight at most;
-        ``sync``, ``wait_for_sync``, ``roll`` and ``close`` wait for it too, and its failure
-        surfaces in whichever comes first and ends the writer (rule 8).
+        design §4). A sync started before is waited for once this one is queued behind it (so
+        the C library's thread goes straight on to it): one sync at most is left running.
+        ``sync``, ``wait_for_sync``, ``roll`` and ``close`` wait for it; its failure surfaces
+        in whichever comes first and ends the writer (rule 8).
         """
         self._check_usable()
-        self._finish_sync()
-        if not self._unsynced:
-            return
-        try:
-            self._syncing = self._ops.start_fdatasync(self._fd)
-        except OSError as exc:
-            raise self._failed_sync(exc) from None
-        self._unsynced = False
+        if self._unsynced:
+            try:
+                self._syncing.append(self._ops.start_fdatasync(self._fd))
+            except OSError as exc:
+                raise self._failed_sync(exc) from None
+            self._unsynced = False
+        while len(self._syncing) > 1:
+            self._finish_oldest()
 
     def wait_for_sync(self) -> None:
-        """Wait for the sync ``begin_sync`` started, if any; start none."""
+        """Wait for the syncs ``begin_sync`` started; start none."""
         self._check_usable()
-        self._finish_sync()
+        self._finish_syncs()
 
-    def _finish_sync(self) -> None:
-        pending = self._syncing
-        if pending is None:
-            return
-        self._syncing = None
+    def _finish_syncs(self) -> None:
+        while self._syncing:
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        pending = self._syncing.pop(0)
         try:
             pending.wait()
         except OSError as exc:
@@ -239,10 +238,9 @@ class LogWriter:
                 self.sync()
                 self._cut_preallocation()
         finally:
-            if self._syncing is not None:  # never close a descriptor a sync still uses
-                pending, self._syncing = self._syncing, None
+            while self._syncing:  # never close a descriptor a sync still uses
                 with contextlib.suppress(OSError):
-                    pending.wait()
+                    self._syncing.pop(0).wait()
             if self._fd >= 0:
                 fd, self._fd = self._fd, -1
                 try:

@@ -4,8 +4,10 @@
 - ``watch`` records, when the fault fires, how long the ledger was and whether the failing sync
   was a side effect's intent, so ``check_stop`` can prove that nothing ran after the failure.
 - ``check_stop``: one ``StorageError`` line (or a finished run when only a cache read failed);
-  rule 8, no sync of any kind after a failed sync; rule 9, no segment write after a failed or
-  short one; no tool after the failure; a failed intent fsync means the ledger shows no call.
+  rule 8, no sync of any kind once a sync is known to have failed (one started in the
+  background is known when it is waited for); rule 9, no segment write after a failed or
+  short one; no tool after the failure but reads overlapping it; a failed intent fsync means
+  the ledger shows no call.
 - ``check_after_fault``: with the fault gone the log is at worst torn, never corrupt; no half
   task is visible; resume reaches the reference state with every side effect run once.
 
@@ -220,8 +222,9 @@ def check_stop(
     else:
         found.add(where, f"the run ended with {type(outcome).__name__}: {outcome}")
         return False
-    if fired.op in SYNC_OPS and fs.after_fault(*SYNC_OPS):
-        found.add(where, f"rule 8: synced again after a failed sync: {fs.after_fault(*SYNC_OPS)}")
+    if fired.op in SYNC_OPS and fs.after_learned(*SYNC_OPS):
+        again = fs.after_learned(*SYNC_OPS)
+        found.add(where, f"rule 8: synced again once a sync was known to have failed: {again}")
     if fired.op == "write" and fired.path.endswith(".seg"):
         again = [c for c in fs.after_fault("write") if c.path.endswith(".seg")]
         if again:

@@ -42,17 +42,16 @@ class Call:
 
 @dataclass(frozen=True)
 class _Reported:
-    """A started sync that tells ``on_learned`` when its failure reaches the waiter."""
+    """A started sync that tells its ``FaultFS`` when its failure reaches the waiter."""
 
+    fs: FaultFS
     pending: PendingSync
-    on_learned: Callable[[], None] | None
 
     def wait(self) -> None:
         try:
             self.pending.wait()
         except OSError:
-            if self.on_learned is not None:
-                self.on_learned()
+            self.fs.learned()
             raise
 
 
@@ -77,6 +76,7 @@ class FaultFS(OsFileOps):
         self.persistent = persistent or error == SHORT_THEN_EIO
         self.on_fault = on_fault
         self.on_learned = on_learned  # when the writer learns a started sync failed
+        self.learned_at: int | None = None  # the trace's length at that moment
         self.op, self.match = op, match
         self.matching = 0  # calls of ``op`` on a path containing ``match``
         self.counts: Counter[str] = Counter()
@@ -118,6 +118,21 @@ class FaultFS(OsFileOps):
             return []
         return [c for c in self.trace[self.fired.number :] if c.op in ops]
 
+    def after_learned(self, *ops: str) -> list[Call]:
+        """Calls of ``ops`` made once the caller knew of the fault: at once for an operation
+        made in place, when it was waited for for a sync started in the background."""
+        if self.fired is None:
+            return []
+        known = self.fired.number if self.learned_at is None else self.learned_at
+        return [c for c in self.trace[known:] if c.op in ops]
+
+    def learned(self) -> None:
+        """A started sync's failure reached its waiter (the first time counts)."""
+        if self.learned_at is None:
+            self.learned_at = len(self.trace)
+            if self.on_learned is not None:
+                self.on_learned()
+
     # -- FileOps ------------------------------------------------------------------------------
 
     def open(self, path: str, flags: int, mode: int = FILE_MODE) -> int:
@@ -153,7 +168,7 @@ class FaultFS(OsFileOps):
         # In place and counted as an fdatasync; a fault reaches whoever waits, as in production.
         self._background = True
         try:
-            return _Reported(SyncedNow(self.fdatasync, fd), self.on_learned)
+            return _Reported(self, SyncedNow(self.fdatasync, fd))
         finally:
             self._background = False
 

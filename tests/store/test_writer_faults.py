@@ -190,7 +190,7 @@ def test_a_failed_fdatasync_is_never_retried(then: str, fast_home: Path) -> None
 @pytest.mark.parametrize(
     "then", ["append", "sync", "begin_sync", "wait_for_sync", "snapshot", "close"]
 )
-def test_a_failed_background_fdatasync_surfaces_at_the_next_wait_and_is_never_retried(
+def test_a_failed_background_fdatasync_surfaces_at_the_next_wait_and_none_starts_after(
     then: str, fast_home: Path
 ) -> None:
     ops = FaultOps()
@@ -203,12 +203,14 @@ def test_a_failed_background_fdatasync_surfaces_at_the_next_wait_and_is_never_re
     writer.append(first, sync=False)
     writer.begin_sync()  # the failure is not known yet: a read tool may run now
     assert writer.has_unsynced
+    second = next_events(first[0].seq + 1, 1)
     with pytest.raises(StorageError, match="could not make the log durable"):
-        if then == "append":  # an append that must be durable first learns how the last went
-            writer.append(next_events(first[0].seq + 1, 1), sync=True)
+        if then == "append":  # written, its sync queued behind the first, then both waited for
+            writer.append(second, sync=True)
         elif then == "sync":
             writer.sync()
-        elif then == "begin_sync":
+        elif then == "begin_sync":  # the next sync is queued, then the first one waited for
+            writer.append(second, sync=False)
             writer.begin_sync()
         elif then == "wait_for_sync":
             writer.wait_for_sync()
@@ -216,14 +218,19 @@ def test_a_failed_background_fdatasync_surfaces_at_the_next_wait_and_is_never_re
             writer.snapshot()
         else:
             writer.close()
+    wrote_second = then in ("append", "begin_sync")
+    learned = ops.fdatasync_calls
+    assert learned == 1 + wrote_second
     with pytest.raises(StorageError, match="stopped after an earlier failure"):
-        writer.append(next_events(first[0].seq + 1, 1), sync=False)
+        writer.append(next_events(second[0].seq + wrote_second, 1), sync=True)
+    with pytest.raises(StorageError):
+        writer.sync()
     writer.abandon()
-    assert ops.fdatasync_calls == 1, "rule 8: a failed fdatasync was retried"
+    assert ops.fdatasync_calls == learned, "rule 8: a sync started after the failure was known"
     ops.fdatasync_fails_at = None
     reopened = store.open_writer(built.task_id)
-    try:
-        assert reopened.next_seq == first[0].seq + 1  # nothing was written after the failure
+    try:  # what was written reached the page cache; nothing after the failure was known
+        assert reopened.next_seq == second[0].seq + wrote_second
     finally:
         reopened.abandon()
 
