@@ -2,6 +2,8 @@
 
 Model turn → ``model_responded`` (durable, sharing one write with the first intent) → for each
 tool call: ``tool_intended`` (durable before a side effect starts) → run → ``tool_completed``.
+A read runs while its turn is flushed, and the next turn is asked for while a side effect's
+result is flushed; no tool that changes anything runs before the log is known good.
 Resume is the same loop started on a folded state: completed work is replayed from the log,
 never re-run; an unrecorded model turn is requested again; an intent without completion is
 settled by effect class, ``reconcile``, the user's flags or ``[policy] on_unknown``.
@@ -451,6 +453,10 @@ class Runner:
             return None
         if status in (CALL_REQUESTED, CALL_APPROVED):
             intent = self._intent_event(call, toolbox, seq=self.writer.next_seq)
+            if intent.effect != "read":
+                # Only a read may run while its turn is being synced (``_model_turn``): the
+                # intent of a tool that changes anything waits until the log is known good.
+                self.writer.wait_for_sync()
             sync = intent.effect == "side_effect"  # rule 25; a read can safely run again
             self._append([intent], sync=sync)
             self._intended_here.add(call_id)
@@ -551,10 +557,6 @@ class Runner:
         )
 
     def _run_tool(self, call: dict[str, Any], tool: Any) -> None:
-        if (call.get("effect") or tool.effect) != "read":
-            # Only a read may run while its turn is being synced (``_model_turn``): a tool
-            # that changes anything runs on a durable turn, and never after a failed sync.
-            self.writer.wait_for_sync()
         ctx = self._context(call)
         crash_point("after_intent_sync_before_tool")
         started = time.monotonic()

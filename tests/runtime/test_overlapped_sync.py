@@ -16,7 +16,7 @@ import pytest
 
 from agentrun.core.errors import StorageError
 from agentrun.runtime.reporter import SilentReporter
-from agentrun.runtime.runner import Runner
+from agentrun.runtime.runner import Runner, RunOptions
 from agentrun.runtime.spec import SpecOverrides, load_spec
 from agentrun.runtime.tasks import create_task
 from agentrun.store.fileops import OsFileOps, PendingSync
@@ -131,20 +131,25 @@ def test_a_failed_sync_under_a_read_stops_the_run_before_any_side_effect(
     assert tools[-1] == "charge"
 
 
-def test_a_failed_sync_of_a_side_effects_result_is_learned_before_the_next_intent_is_written(
+def test_a_failed_sync_of_a_side_effects_result_stops_the_run_before_the_next_side_effect(
     tmp_path: Path, agent_ledger: Path
 ) -> None:
     turns = [turn(call("charge", amount=1)), turn(call("charge", amount=2)), turn(content="done")]
-    # Syncs: 1 run_started, 2 the first turn and its intent, 3 the first charge's result.
+    # Syncs: 1 run_started, 2 the first turn and its intent, 3 the first charge's result, 4 the
+    # second turn and its intent, queued behind 3 before 3's failure is known.
     ops = SyncWindows(agent_ledger, fail_sync=3)
     store, task_id = start(tmp_path, turns, ops)
     with pytest.raises(StorageError):
         Runner(store, task_id, SilentReporter()).run()
-    healthy = LocalTaskStore(tmp_path / "home")
-    intents = [e for e in healthy.events(task_id) if e.kind == "tool_intended"]
-    assert [e.arguments for e in intents] == [{"amount": 1}]  # nothing written after it
-    assert len(ops.windows) == 3
+    assert [e["call_id"] for e in entries(agent_ledger)] == ["call_0_0"]
+    assert len(ops.windows) == 4  # rule 8: none started once the failure was known
 
-    assert Runner(healthy, task_id, SilentReporter()).run().exit_code == 0
-    charged = [e for e in entries(agent_ledger) if e["tool"] == "charge"]
-    assert len(charged) == 2  # each charge once: the first's result was on disk after all
+    # The second charge's intent was written, so it is in doubt: never run again silently.
+    healthy = LocalTaskStore(tmp_path / "home")
+    stopped = Runner(healthy, task_id, SilentReporter()).run()
+    assert stopped.exit_code == 3
+    assert "call_1_0 (charge) started but its outcome is unknown" in stopped.message
+    retried = Runner(healthy, task_id, SilentReporter(), RunOptions(unknown="retry")).run()
+    assert retried.exit_code == 0
+    charged = [e["call_id"] for e in entries(agent_ledger) if e["tool"] == "charge"]
+    assert charged == ["call_0_0", "call_1_0"]  # each once: the first's result was kept
