@@ -116,7 +116,7 @@ class BackgroundSync:
                 # Returns early on a signal (EINTR): its Python handler runs, the wait goes on.
                 libc.aio_suspend(waiting, 1, None)
                 status = libc.aio_error(address)
-        libc.aio_return(address)  # releases the request's resources in the C library
+        libc.aio_return(address)  # the result, once: POSIX asks for it to end a request
         self._done = True
         _IN_FLIGHT.pop(address, None)
         if status != 0:

@@ -532,7 +532,7 @@ class LocalTaskWriter:
 
     @property
     def has_unsynced(self) -> bool:
-        """Whether appended events wait for an fsync."""
+        """Whether appended events wait for an fsync, or for one that is running."""
         return self._log.has_unsynced
 
     def append(self, events: Sequence[Event], *, sync: bool) -> None:

@@ -90,7 +90,9 @@ class LogWriter:
             (self._segment_name, last.offset, last.end, last.event.seq, last.crc) if last else None
         )
         self._unsynced = False  # appended and not yet in any sync
-        self._syncing: list[PendingSync] = []  # started, oldest first, not yet waited for
+        # Syncs started and not yet waited for, oldest first, each with the end it covers.
+        self._syncing: list[tuple[PendingSync, int]] = []
+        self._synced_end = self._end  # where the last sync known good ended
         self._broken: str | None = None
         self.fsync_count = 0
         self._fd = self._open_fd(self._path)
@@ -185,7 +187,7 @@ class LogWriter:
         self._check_usable()
         if self._unsynced:
             try:
-                self._syncing.append(self._ops.start_fdatasync(self._fd))
+                self._syncing.append((self._ops.start_fdatasync(self._fd), self._end))
             except OSError as exc:
                 raise self._failed_sync(exc) from None
             self._unsynced = False
@@ -202,13 +204,36 @@ class LogWriter:
             self._finish_oldest()
 
     def _finish_oldest(self) -> None:
-        pending = self._syncing.pop(0)
+        # Removed from the queue only once its outcome is known: an exception raised while
+        # waiting (a KeyboardInterrupt) leaves it to the next wait, never forgotten.
+        pending, end = self._syncing[0]
         try:
             pending.wait()
         except OSError as exc:
+            self._syncing.pop(0)
+            self._cut_after_failed_sync(end)
             raise self._failed_sync(exc) from None
+        self._syncing.pop(0)
+        self._synced_end = end
         self.fsync_count += 1
         crash_point("after_sync")
+
+    def _cut_after_failed_sync(self, failed_end: int) -> None:
+        """Cut off what was appended after a sync that failed was started.
+
+        Those records may reach the disk (a sync queued behind it, the kernel's writeback)
+        while what the failed sync covered does not: valid records after a lost region read
+        as corruption (rule 14). Cut back to where the last good sync ended, they are a torn
+        tail at worst. Not synced (rule 8 allows no sync after a failed one): the file system
+        commits the new size by itself; if it cannot, the next open classifies what is there.
+        """
+        self._broken = "fsync failed"
+        while self._syncing:  # wait for the rest first: none may run over the cut
+            with contextlib.suppress(OSError):
+                self._syncing.pop(0)[0].wait()
+        if self._end > failed_end:
+            with contextlib.suppress(OSError):
+                self._ops.truncate(self._fd, self._synced_end)
 
     def _failed_sync(self, exc: OSError) -> StorageError:
         self._broken = f"fsync failed: {exc}"
@@ -238,9 +263,9 @@ class LogWriter:
                 self.sync()
                 self._cut_preallocation()
         finally:
-            while self._syncing:  # never close a descriptor a sync still uses
-                with contextlib.suppress(OSError):
-                    self._syncing.pop(0).wait()
+            if self._syncing:  # never close a descriptor a sync still uses
+                with contextlib.suppress(StorageError):  # a failure cuts the log back
+                    self._finish_syncs()
             if self._fd >= 0:
                 fd, self._fd = self._fd, -1
                 try:
@@ -344,7 +369,7 @@ class LogWriter:
             self._broken = f"segment roll failed: {exc}"
             raise StorageError(f"could not start a new log segment: {exc}") from None
         self._path, self._first_seq, self._end = new_path, first_seq, len(header)
-        self._size = self._end
+        self._size = self._synced_end = self._end
         self._segment_name = os.path.basename(new_path)
 
     def _open_fd(self, path: str) -> int:

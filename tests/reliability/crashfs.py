@@ -97,13 +97,22 @@ class Materialized:
 
 @dataclass
 class _SyncOnWait:
-    """A started fdatasync that ``CrashFS`` makes when it is waited for."""
+    """A started fdatasync: what the file held when it started becomes durable when it is
+    waited for, and nothing written after its start (the real one covers no more)."""
 
     fs: CrashFS
-    fd: int
+    node: Node | None
+    data: bytes  # the file when the sync started
+    ops: tuple[Op, ...]  # its data operations not yet durable then
 
     def wait(self) -> None:
-        self.fs.fdatasync(self.fd)
+        if self.fs.crashed:  # the dead process waits for nothing (its writer being dropped)
+            return
+        self.fs._point("fdatasync")
+        if self.node is not None:
+            self.node.durable = self.data
+            covered = {id(op) for op in self.ops}
+            self.fs.pending = [op for op in self.fs.pending if id(op) not in covered]
 
 
 class CrashFS:
@@ -253,9 +262,14 @@ class CrashFS:
         self._sync_file_model(fd)
 
     def start_fdatasync(self, fd: int) -> PendingSync:
-        # Nothing is durable until the waiter learns it is: a crash before ``wait`` finds the
-        # data unsynced, the outcome a background sync cut short by a power loss can leave.
-        return _SyncOnWait(self, fd)
+        # Nothing is durable until the waiter learns it is (a crash before ``wait`` finds the
+        # data unsynced, as a power loss during the flush may), and then only what was written
+        # before the start: code that acts on later records after waiting is caught.
+        self._alive()
+        self._real.fdatasync(fd)
+        node = self._fds[fd][0]
+        ops = tuple(op for op in self.pending if op.is_data and op.node is node)
+        return _SyncOnWait(self, node, bytes(node.data) if node is not None else b"", ops)
 
     def fsync(self, fd: int) -> None:
         self._point("fsync")

@@ -162,6 +162,9 @@ def fault_at_every_operation(
     )
     assert tally.cases == len(numbers)
     assert not found, str(found)
+    if error == "EIO" and not persistent:
+        # The check that only reads overlap a failed flush must have met one (see fault_loop).
+        assert tally.overlapped_reads > 0
 
 
 # -- snapshots and creation, by name ----------------------------------------------------------

@@ -72,7 +72,19 @@ def test_a_request_the_c_library_refuses_is_synced_in_place_and_reports_its_erro
 
 
 @glibc_only
-def test_signals_during_the_wait_run_their_handlers_and_the_wait_goes_on(fd: int) -> None:
+def test_signals_during_the_wait_run_their_handlers_and_the_wait_goes_on(
+    fd: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    libc = background_sync._load_libc()
+    suspends = []
+    suspend = libc.aio_suspend
+
+    def counted(*args: object) -> int:
+        suspends.append(1)
+        return suspend(*args)
+
+    monkeypatch.setattr(background_sync, "SPIN_NS", 0)  # straight to aio_suspend
+    monkeypatch.setattr(libc, "aio_suspend", counted)
     alarms = []
     previous = signal.signal(signal.SIGALRM, lambda *_: alarms.append(1))
     signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.0001)
@@ -86,6 +98,7 @@ def test_signals_during_the_wait_run_their_handlers_and_the_wait_goes_on(fd: int
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
         signal.signal(signal.SIGALRM, previous)
     assert alarms, "no signal arrived: the test proved nothing"
+    assert suspends, "no wait slept in aio_suspend: the test proved nothing"
 
 
 @glibc_only

@@ -229,10 +229,91 @@ def test_a_failed_background_fdatasync_surfaces_at_the_next_wait_and_none_starts
     assert ops.fdatasync_calls == learned, "rule 8: a sync started after the failure was known"
     ops.fdatasync_fails_at = None
     reopened = store.open_writer(built.task_id)
-    try:  # what was written reached the page cache; nothing after the failure was known
-        assert reopened.next_seq == second[0].seq + wrote_second
+    try:
+        # Appended after the failed sync started: cut back to the last good sync (both go).
+        # Otherwise what it covered stays in the page cache, for the next open to judge.
+        assert reopened.next_seq == (first[0].seq if wrote_second else second[0].seq)
     finally:
         reopened.abandon()
+
+
+def test_a_failed_background_sync_cuts_the_log_back_to_the_last_good_sync(fast_home: Path) -> None:
+    # Records appended while a sync that fails ran must not reach the disk after a region it
+    # lost (valid records after a hole read as corruption): the writer cuts them off.
+    ops = FaultOps()
+    store = LocalTaskStore(fast_home, ops=ops)
+    built = build_task(store, 6, task_id="t-cut")
+    writer = store.open_writer(built.task_id)
+    good = next_events(writer.next_seq, 1)
+    writer.append(good, sync=True)
+    ops.fdatasync_calls, ops.fdatasync_fails_at = 0, 1
+    lost = next_events(good[0].seq + 1, 2)
+    writer.append(lost[:1], sync=False)
+    writer.begin_sync()  # fails, not known yet
+    writer.append(lost[1:], sync=False)  # written while it "runs"
+    with pytest.raises(StorageError, match="could not make the log durable"):
+        writer.begin_sync()  # queues the next, then learns of the first
+    writer.abandon()
+    ops.fdatasync_fails_at = None
+    segment = last_segment(store, built.task_id)
+    _header, bounds = record_bounds(segment.read_bytes())
+    assert segment.stat().st_size == bounds[-1]  # cut right after the last good record
+    reopened = store.open_writer(built.task_id)
+    try:
+        assert reopened.next_seq == good[0].seq + 1
+        assert reopened.recovery == []  # a clean end, nothing to repair
+    finally:
+        reopened.abandon()
+
+
+def test_an_interrupted_wait_forgets_no_sync(fast_home: Path) -> None:
+    class Interrupted:
+        waits = 0
+
+        def wait(self) -> None:  # a Ctrl-C in the wait, then the flush turns out to have failed
+            Interrupted.waits += 1
+            if Interrupted.waits == 1:
+                raise KeyboardInterrupt
+            raise OSError(errno.EIO, "Input/output error")
+
+    class Ops(OsFileOps):
+        def start_fdatasync(self, fd: int) -> PendingSync:
+            return Interrupted()
+
+    store = LocalTaskStore(fast_home)
+    built = build_task(store, 3, task_id="t-interrupt")
+    writer = LocalTaskStore(fast_home, ops=Ops()).open_writer(built.task_id)
+    writer.append(next_events(writer.next_seq, 1), sync=False)
+    with pytest.raises(KeyboardInterrupt):
+        writer.sync()
+    with pytest.raises(StorageError, match="could not make the log durable"):
+        writer.sync()  # the same sync, waited for again: its failure is reported
+    writer.abandon()
+
+
+def test_close_waits_for_a_running_sync_before_it_closes_the_descriptor(fast_home: Path) -> None:
+    order: list[str] = []
+
+    class Noted:
+        def wait(self) -> None:
+            order.append("wait")
+
+    class Ops(OsFileOps):
+        def start_fdatasync(self, fd: int) -> PendingSync:
+            return Noted()
+
+        def close(self, fd: int) -> None:
+            order.append("close")
+            super().close(fd)
+
+    store = LocalTaskStore(fast_home)
+    built = build_task(store, 3, task_id="t-close")
+    writer = LocalTaskStore(fast_home, ops=Ops()).open_writer(built.task_id)
+    writer.append(next_events(writer.next_seq, 1), sync=False)
+    writer.begin_sync()
+    order.clear()
+    writer.abandon()  # gives up without syncing: still waits for the one running
+    assert order[:2] == ["wait", "close"]
 
 
 @pytest.mark.parametrize("foreign", ["append_garbage", "append_valid_record", "truncate"])
