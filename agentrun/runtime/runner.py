@@ -157,9 +157,13 @@ class Runner:
             writer.abandon()  # rule 8: nothing more is written after an I/O failure
             raise
         except AgentrunError as exc:
-            self._emit(
-                RunStopped, sync=True, reason="error", detail=str(exc), exit_code=exc.exit_code
-            )
+            try:
+                self._emit(
+                    RunStopped, sync=True, reason="error", detail=str(exc), exit_code=exc.exit_code
+                )
+            except BaseException:  # e.g. the flush before it failed: release all the same
+                writer.abandon()
+                raise
             writer.close()
             raise
         except BaseException:
@@ -324,6 +328,10 @@ class Runner:
             # A read has nothing to repeat or undo: it runs while the disk flushes the turn,
             # and anything that depends on the turn being durable waits (docs/decisions.md).
             overlap = sync and intent.effect == "read"
+            if not sync and intent.effect != "read":
+                # Unsynced (batch), an idempotent call runs right after this write: only on a
+                # log known good, like every call that changes something (``_settle``).
+                self.writer.wait_for_sync()
         try:
             self._append(events, sync=sync and not overlap, begin_sync=overlap)
         except RecordTooLargeError as exc:

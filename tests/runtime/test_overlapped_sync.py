@@ -72,8 +72,10 @@ def entries(ledger: Path) -> list[dict]:
     return [json.loads(line) for line in ledger.read_text().splitlines()]
 
 
-def start(tmp_path: Path, turns: list[dict], ops: OsFileOps) -> tuple[LocalTaskStore, str]:
-    agent = make_agent(tmp_path / "agent", turns)
+def start(
+    tmp_path: Path, turns: list[dict], ops: OsFileOps, extra: str = ""
+) -> tuple[LocalTaskStore, str]:
+    agent = make_agent(tmp_path / "agent", turns, extra=extra)
     store = LocalTaskStore(tmp_path / "home", ops=ops)
     return store, create_task(store, load_spec(agent.spec, SpecOverrides(), cwd=tmp_path), "goal")
 
@@ -144,12 +146,46 @@ def test_a_failed_sync_of_a_side_effects_result_stops_the_run_before_the_next_si
     assert [e["call_id"] for e in entries(agent_ledger)] == ["call_0_0"]
     assert len(ops.windows) == 4  # rule 8: none started once the failure was known
 
-    # The second charge's intent was written, so it is in doubt: never run again silently.
+    # The log was cut back to the last good sync: the first charge's result (and the second
+    # turn after it) are gone, so the first charge is in doubt, the second never asked for.
     healthy = LocalTaskStore(tmp_path / "home")
+    kinds = [e.kind for e in healthy.events(task_id)]
+    assert kinds[-2:] == ["model_responded", "tool_intended"]
+    assert kinds.count("model_responded") == 1
     stopped = Runner(healthy, task_id, SilentReporter()).run()
     assert stopped.exit_code == 3
-    assert "call_1_0 (charge) started but its outcome is unknown" in stopped.message
-    retried = Runner(healthy, task_id, SilentReporter(), RunOptions(unknown="retry")).run()
-    assert retried.exit_code == 0
+    assert "call_0_0 (charge) started but its outcome is unknown" in stopped.message
+    # It did happen (the ledger says so): skip it; the second charge then runs once.
+    settled = Runner(healthy, task_id, SilentReporter(), RunOptions(unknown="skip")).run()
+    assert settled.exit_code == 0
     charged = [e["call_id"] for e in entries(agent_ledger) if e["tool"] == "charge"]
-    assert charged == ["call_0_0", "call_1_0"]  # each once: the first's result was kept
+    assert charged == ["call_0_0", "call_1_0"]
+
+
+def test_under_fsync_batch_an_idempotent_call_waits_for_the_flush_before_it(
+    tmp_path: Path, agent_ledger: Path
+) -> None:
+    turns = [
+        turn(call("charge", amount=1)),
+        turn(call("store_value", key="k", value="v")),
+        turn(content="done"),
+    ]
+    # Syncs: 1 run_started, 2 the charge's turn and intent, 3 its result (fails); the next
+    # turn is written unsynced (batch) and its idempotent call would run at once.
+    ops = SyncWindows(agent_ledger, fail_sync=3)
+    store, task_id = start(tmp_path, turns, ops, extra='fsync = "batch"\n')
+    with pytest.raises(StorageError):
+        Runner(store, task_id, SilentReporter()).run()
+    assert [e["tool"] for e in entries(agent_ledger)] == ["charge"]
+
+
+def test_a_failed_flush_met_while_recording_a_model_error_still_releases_the_task(
+    tmp_path: Path, agent_ledger: Path
+) -> None:
+    # Syncs: 1 run_started, 2 the turn and its intent, 3 the charge's result (fails). The
+    # script then has no turn left (a model error): recording it meets the failed flush.
+    ops = SyncWindows(agent_ledger, fail_sync=3)
+    store, task_id = start(tmp_path, [turn(call("charge", amount=1))], ops)
+    with pytest.raises(StorageError):
+        Runner(store, task_id, SilentReporter()).run()
+    assert not store.is_claimed(task_id)
