@@ -22,7 +22,7 @@ from agentrun.core.errors import FencingError, StorageError
 from agentrun.core.events import Event
 from agentrun.store.fileops import OsFileOps, PendingSync, SyncedNow
 from agentrun.store.framing import encode_record, is_zeros
-from agentrun.store.local import LocalTaskStore
+from agentrun.store.local import LocalTaskStore, LocalTaskWriter
 from tests.store.builders import build_task, event_at, record_bounds
 from tests.store.conftest import CleanLogs
 
@@ -153,14 +153,21 @@ def _payload(event: Event) -> bytes:
     return encode_event(event)
 
 
-@pytest.mark.parametrize("then", ["append", "sync", "snapshot", "close"])
-def test_a_failed_fdatasync_is_never_retried(then: str, fast_home: Path) -> None:
+def failing_syncs(home: Path, task_id: str) -> tuple[FaultOps, LocalTaskStore, LocalTaskWriter]:
+    """A task of six events open for appending, on ``FaultOps`` whose next fdatasync (and
+    every one after it) fails with EIO."""
     ops = FaultOps()
-    store = LocalTaskStore(fast_home, ops=ops)
-    built = build_task(store, 6, task_id="t-fsync")
+    store = LocalTaskStore(home, ops=ops)
+    built = build_task(store, 6, task_id=task_id)
     writer = store.open_writer(built.task_id)
     ops.fdatasync_calls = 0
     ops.fdatasync_fails_at = 1
+    return ops, store, writer
+
+
+@pytest.mark.parametrize("then", ["append", "sync", "snapshot", "close"])
+def test_a_failed_fdatasync_is_never_retried(then: str, fast_home: Path) -> None:
+    ops, store, writer = failing_syncs(fast_home, "t-fsync")
     first = next_events(writer.next_seq, 1)
     with pytest.raises(StorageError, match="could not make the log durable"):
         writer.append(first, sync=True)
@@ -176,10 +183,10 @@ def test_a_failed_fdatasync_is_never_retried(then: str, fast_home: Path) -> None
             writer.close()
     writer.abandon()
     assert ops.fdatasync_calls == 1, "rule 8: a failed fdatasync was retried"
-    assert not store.is_claimed(built.task_id)
+    assert not store.is_claimed(writer.task_id)
     # The next run re-reads the log from disk; the record reached the page cache.
     ops.fdatasync_fails_at = None
-    reopened = store.open_writer(built.task_id)
+    reopened = store.open_writer(writer.task_id)
     try:
         assert reopened.recovery == []
         assert reopened.next_seq == first[0].seq + 1
@@ -193,12 +200,7 @@ def test_a_failed_fdatasync_is_never_retried(then: str, fast_home: Path) -> None
 def test_a_failed_background_fdatasync_surfaces_at_the_next_wait_and_none_starts_after(
     then: str, fast_home: Path
 ) -> None:
-    ops = FaultOps()
-    store = LocalTaskStore(fast_home, ops=ops)
-    built = build_task(store, 6, task_id="t-bg-fsync")
-    writer = store.open_writer(built.task_id)
-    ops.fdatasync_calls = 0
-    ops.fdatasync_fails_at = 1
+    ops, store, writer = failing_syncs(fast_home, "t-bg-fsync")
     first = next_events(writer.next_seq, 1)
     writer.append(first, sync=False)
     writer.begin_sync()  # the failure is not known yet: a read tool may run now
@@ -228,7 +230,7 @@ def test_a_failed_background_fdatasync_surfaces_at_the_next_wait_and_none_starts
     writer.abandon()
     assert ops.fdatasync_calls == learned, "rule 8: a sync started after the failure was known"
     ops.fdatasync_fails_at = None
-    reopened = store.open_writer(built.task_id)
+    reopened = store.open_writer(writer.task_id)
     try:
         # Appended after the failed sync started: cut back to the last good sync (both go).
         # Otherwise what it covered stays in the page cache, for the next open to judge.
