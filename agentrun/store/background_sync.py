@@ -1,8 +1,8 @@
 """An ``fdatasync`` that runs while the caller goes on: the C library's POSIX AIO (rule 7).
 
-The log writer starts the sync of a model turn whose calls are reads, then runs them while the
-disk flushes, and waits for the flush before it starts the next sync or anything that depends
-on the log being durable (``LogWriter.begin_sync``, docs/decisions.md). A Python thread cannot
+The log writer starts the sync of a model turn whose first call is a read, then runs it while
+the disk flushes, and waits for the flush only where something depends on the log being
+durable (``LogWriter.begin_sync``, docs/decisions.md). A Python thread cannot
 do this: it needs the interpreter lock back to return from ``os.fdatasync``, so the syncing
 thread and the loop take turns instead of overlapping (docs/performance.md). glibc's
 ``aio_fsync`` runs the ``fdatasync`` on a helper thread of its own, which holds no Python lock
