@@ -141,7 +141,15 @@ class ClaimedError(AgentrunError):
 
 
 class ModelError(AgentrunError):
-    """A model provider failed in a way that retrying will not fix."""
+    """A model provider failed in a way that retrying will not fix.
+
+    ``usage``: the tokens of a reply that was paid for and then refused (cut off at the output
+    limit, too large to record), so that the run's stop can count them toward the budget.
+    """
+
+    def __init__(self, message: str = "", *, usage: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 class ModelAuthError(ModelError):

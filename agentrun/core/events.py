@@ -136,13 +136,16 @@ class ContextCompacted(Event):
 class RunStopped(Event):
     """A run ended without finishing the task.
 
-    ``reason``: signal, budget, time_limit, needs_attention, error or deadline.
+    ``reason``: signal, budget, time_limit, needs_attention, error or deadline. ``usage`` and
+    ``cost_usd``: a model reply that was paid for and refused (cut off, too large to record).
     """
 
     kind: ClassVar[str] = "run_stopped"
     reason: str
     detail: str = ""
     exit_code: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,11 +188,16 @@ def _run_started(state: State, e: RunStarted) -> None:
     state.run = {"pid": e.pid, "host": e.host, "since": e.ts, "attempt": e.attempt}
 
 
+def _paid(state: State, usage: dict[str, Any], cost_usd: float | None) -> None:
+    """Count what a model request cost: a turn, a summary, or a reply that was refused."""
+    state.input_tokens += int(usage.get("input_tokens", 0))
+    state.output_tokens += int(usage.get("output_tokens", 0))
+    state.cost_usd = add_usd(state.cost_usd, cost_usd)
+
+
 def _model_responded(state: State, e: ModelResponded) -> None:
     state.steps += 1
-    state.input_tokens += int(e.usage.get("input_tokens", 0))
-    state.output_tokens += int(e.usage.get("output_tokens", 0))
-    state.cost_usd = add_usd(state.cost_usd, e.cost_usd)
+    _paid(state, e.usage, e.cost_usd)
     state.messages.append({**e.message, "seq": e.seq, "tokens": message_tokens(e.message)})
     # A new turn replaces the finished calls of the previous one.
     state.calls = {k: c for k, c in state.calls.items() if c["status"] != CALL_DONE}
@@ -264,9 +269,7 @@ def _cancel_requested(state: State, e: CancelRequested) -> None:
 
 
 def _context_compacted(state: State, e: ContextCompacted) -> None:
-    state.input_tokens += int(e.usage.get("input_tokens", 0))
-    state.output_tokens += int(e.usage.get("output_tokens", 0))
-    state.cost_usd = add_usd(state.cost_usd, e.cost_usd)
+    _paid(state, e.usage, e.cost_usd)
     state.compactions.append(
         {"seq": e.seq, "tokens_before": e.tokens_before, "tokens_after": e.tokens_after}
     )
@@ -277,6 +280,7 @@ def _context_compacted(state: State, e: ContextCompacted) -> None:
 
 
 def _run_stopped(state: State, e: RunStopped) -> None:
+    _paid(state, e.usage, e.cost_usd)
     state.status = NEEDS_ATTENTION if e.reason == "needs_attention" else PAUSED
     state.stop_reason, state.stop_detail = e.reason, e.detail
     if e.reason == "needs_attention":

@@ -104,7 +104,8 @@ class AnthropicModel:
         if turn.stop_reason == "max_tokens" and not turn.has_tool_use and request.purpose == "turn":
             # Half an answer is not the answer. With tool calls the loop tells the model
             # instead (a cut call's arguments are invalid); a summary's limit is its caller's.
-            raise _cut_off_error(request)
+            paid = turn.reply(request, self.model, started).usage
+            raise _cut_off_error(request, usage=paid.to_dict())
         return turn.reply(request, self.model, started)
 
 
@@ -338,13 +339,14 @@ def _turn_from_message(
     return turn
 
 
-def _cut_off_error(request: ModelRequest) -> ModelError:
+def _cut_off_error(request: ModelRequest, *, usage: dict[str, int]) -> ModelError:
     """The error for an answer that stopped at the output limit (``stop_reason: max_tokens``)."""
     limit = request.max_output_tokens or DEFAULT_MAX_TOKENS
     return ModelError(
         "the model's answer was cut off at its output limit before it finished (stop_reason "
         f'"max_tokens", at the {limit} tokens agentrun asks for; the agent spec has no setting '
-        "to raise it); ask for shorter answers in the agent's system prompt or the goal"
+        "to raise it); ask for shorter answers in the agent's system prompt or the goal",
+        usage=usage,
     )
 
 

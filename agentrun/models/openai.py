@@ -100,7 +100,8 @@ class OpenAIModel:
         if turn.finish_reason == "length" and not turn.calls and request.purpose == "turn":
             # Half an answer is not the answer. With tool calls the loop tells the model
             # instead (a cut call's arguments are invalid); a summary's limit is its caller's.
-            raise _cut_off_error(request)
+            paid = turn.reply(request, self.model, started).usage
+            raise _cut_off_error(request, usage=paid.to_dict())
         return turn.reply(request, self.model, started)
 
     @property
@@ -326,7 +327,7 @@ def _usage(data: dict[str, Any]) -> Usage:
     )
 
 
-def _cut_off_error(request: ModelRequest) -> ModelError:
+def _cut_off_error(request: ModelRequest, *, usage: dict[str, int]) -> ModelError:
     """The error for an answer that stopped at the output limit (``finish_reason: length``)."""
     if request.max_output_tokens:
         limit = f"at the {request.max_output_tokens} tokens asked for"
@@ -335,7 +336,8 @@ def _cut_off_error(request: ModelRequest) -> ModelError:
     return ModelError(
         "the model's answer was cut off at its output limit before it finished (finish_reason "
         f'"length"; {limit}); ask for shorter answers in the agent\'s system prompt or the goal, '
-        f"or raise the output limit of the server or model behind {BASE_URL_ENV}"
+        f"or raise the output limit of the server or model behind {BASE_URL_ENV}",
+        usage=usage,
     )
 
 

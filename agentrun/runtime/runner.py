@@ -157,9 +157,18 @@ class Runner:
             writer.abandon()  # rule 8: nothing more is written after an I/O failure
             raise
         except AgentrunError as exc:
+            usage = getattr(exc, "usage", None) or {}  # a refused reply, paid all the same
             try:
                 self._emit(
-                    RunStopped, sync=True, reason="error", detail=str(exc), exit_code=exc.exit_code
+                    RunStopped,
+                    sync=True,
+                    reason="error",
+                    detail=str(exc),
+                    exit_code=exc.exit_code,
+                    usage=usage,
+                    cost_usd=turn_cost(usage, AgentSpec.from_dict(self.state.agent).budget)
+                    if usage
+                    else None,
                 )
             except BaseException:  # e.g. the flush before it failed: release all the same
                 writer.abandon()
@@ -338,7 +347,8 @@ class Runner:
             raise ModelResponseError(
                 f"the model's reply is {exc.size:,} bytes, more than the {exc.limit:,} a log "
                 "record holds, so it was not recorded; ask for shorter answers (the system prompt "
-                "or the model's output limit), then resume"
+                "or the model's output limit), then resume",
+                usage=usage,
             ) from None
         if len(events) > 1:
             self._intended_here.add(first["id"])

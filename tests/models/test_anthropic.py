@@ -236,6 +236,7 @@ def test_an_answer_cut_off_at_the_output_limit_is_an_error_not_a_success(
     assert type(caught.value) is ModelError  # exit 1, not retried; the run can be resumed
     assert "shorter answers" in str(caught.value) and "4096" in str(caught.value)
     assert server.request_count == 1
+    assert caught.value.usage == {"input_tokens": 13, "output_tokens": 9}  # paid all the same
 
 
 def test_tool_calls_cut_off_at_the_output_limit_reach_the_loop_as_invalid_arguments(
