@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, takewhile
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,8 @@ def state_at(store: LocalTaskStore, task_id: str, seq: int) -> State:
             f"task {task_id} was squashed by prune: events before {first.seq} are gone and "
             f"only its final state (event {first.seq}) remains"
         )
-    state = fold(takewhile(lambda e: e.seq <= seq, chain([first], events)))
+    # From the newest snapshot at or before ``seq``: looking back need not fold the whole log.
+    state = store.load(task_id, upto=seq).state
     if state.last_seq < seq:
         raise UsageError(
             f"task {task_id} has {state.last_seq} events; choose an event from 1 to "

@@ -22,7 +22,7 @@ from tests.cli.sample_tasks import (
     new_agent,
     run,
 )
-from tests.store.builders import tree_digest
+from tests.store.builders import build_task, tree_digest
 
 pytestmark = pytest.mark.usefixtures("ledger_env")
 
@@ -204,3 +204,14 @@ def test_the_fork_is_created_queued_and_waits_for_resume(store, parent):
     assert summary["status"] == "queued" and summary["parent"]["task_id"] == parent
     with pytest.raises(UsageError, match="already exists"):
         fork_task(store, parent, 11, task_id="my-fork")
+
+
+def test_the_state_at_an_event_is_the_fold_up_to_it_whether_or_not_a_snapshot_precedes_it(
+    tmp_path: Path,
+) -> None:
+    store = LocalTaskStore(tmp_path / "home")
+    built = build_task(store, 120, task_id="t-at", snapshot_at={40, 80})
+    events = list(store.events(built.task_id))
+    for seq in (1, 39, 40, 41, 80, 95, 120):
+        expected = fold(e for e in events if e.seq <= seq).to_dict()
+        assert state_at(store, built.task_id, seq).to_dict() == expected, seq
