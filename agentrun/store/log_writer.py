@@ -227,7 +227,6 @@ class LogWriter:
         tail at worst. Not synced (rule 8 allows no sync after a failed one): the file system
         commits the new size by itself; if it cannot, the next open classifies what is there.
         """
-        self._broken = "fsync failed"
         while self._syncing:  # wait for the rest first: none may run over the cut
             with contextlib.suppress(OSError):
                 self._syncing.pop(0)[0].wait()
